@@ -1,0 +1,1 @@
+"""ClickHouse schema, metric SQL and the code that runs it."""

@@ -1,0 +1,226 @@
+"""The `vnmeter` command: serve, migrate, platforms import, seal, keys create.
+
+Commands that change data open the store directly. With chDB only one process may open the data
+directory; when `vnmeter serve` holds it, those commands go through the running service's HTTP API
+instead, using the admin key from VNMETER_ADMIN_KEY or the data directory's admin.key file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from queries.store import Store, StoreError, StoreLocked
+from service.settings import Settings
+
+SERVICE_FILE = "service.json"
+PLATFORM_COLUMNS = ("platform_id", "name", "vendor", "origin", "category", "kind", "province")
+
+
+class CliError(Exception):
+    """A message for the user; the command exits with status 1."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vnmeter", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    migrate = commands.add_parser("migrate", help="create or update the schema")
+    migrate.add_argument("--cluster", help="apply the cluster variant ON CLUSTER this name")
+    platforms = commands.add_parser("platforms", help="platform registry")
+    platforms_commands = platforms.add_subparsers(dest="action", required=True)
+    importer = platforms_commands.add_parser("import", help="load platforms from a CSV file")
+    importer.add_argument("file", type=Path, help=f"CSV with columns {', '.join(PLATFORM_COLUMNS)}")
+    seal = commands.add_parser("seal", help="destroy the pseudonym keys of months before a month")
+    seal.add_argument("--before", required=True, metavar="YYYY-MM")
+    keys = commands.add_parser("keys", help="API keys")
+    keys_commands = keys.add_subparsers(dest="action", required=True)
+    create = keys_commands.add_parser("create", help="create an API key and print it once")
+    create.add_argument("--role", required=True, choices=["admin", "vendor", "analyst"])
+    create.add_argument("--vendor")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+        handler: Callable[[Settings, argparse.Namespace], int] = HANDLERS[args.command]
+        return handler(settings, args)
+    except ValidationError as exc:
+        problems = "; ".join(f"VNMETER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        print(f"vnmeter: invalid settings: {problems}", file=sys.stderr)
+    except (CliError, StoreError) as exc:
+        print(f"vnmeter: {exc}", file=sys.stderr)
+    return 1
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+
+    store = Store(settings.target)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    service_file = settings.data_dir / SERVICE_FILE
+    host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104 - reaching it locally
+    service_file.write_text(json.dumps({"url": f"http://{host}:{args.port}", "pid": os.getpid()}))
+    print(f"vnmeter: serving on http://{args.host}:{args.port} with data in {store.describe()}", flush=True)
+    try:
+        uvicorn.run(create_app(settings, store), host=args.host, port=args.port, log_level="info",
+                    timeout_keep_alive=5)
+    finally:
+        service_file.unlink(missing_ok=True)
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from queries.migrate import migrate
+
+    with open_store(settings) as store:
+        applied = migrate(store, args.cluster or settings.cluster)
+    names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none (schema is up to date)"
+    print(f"vnmeter: applied migrations: {names}")
+    return 0
+
+
+def cmd_platforms(settings: Settings, args: argparse.Namespace) -> int:
+    from service.routes.platforms import PlatformIn
+
+    rows = read_platform_csv(args.file)
+    bodies = []
+    for line, row in rows:
+        platform_id = row.pop("platform_id")
+        try:
+            body = PlatformIn.model_validate({**row, "province": row.get("province") or None})
+        except ValidationError as exc:
+            problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise CliError(f"{args.file}:{line}: {problem}") from None
+        bodies.append((platform_id, body))
+    try:
+        with services_for_cli(settings) as ctx:
+            from queries.registry import PLATFORM_ID, Platform
+
+            for platform_id, body in bodies:
+                if not PLATFORM_ID.match(platform_id):
+                    raise CliError(f"platform_id {platform_id!r} must match {PLATFORM_ID.pattern}")
+                if body.province and body.province not in ctx.registry.provinces():
+                    raise CliError(f"{platform_id}: province {body.province!r} is not in the province list")
+                ctx.registry.put_platform(Platform(platform_id, **body.model_dump()))
+    except StoreLocked:
+        with running_service(settings) as client:
+            for platform_id, body in bodies:
+                expect(client.put(f"/v1/platforms/{platform_id}", json=body.model_dump()), 200)
+    print(f"vnmeter: imported {len(bodies)} platforms from {args.file}")
+    return 0
+
+
+def cmd_seal(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.vntime import parse_month
+
+    try:
+        before = parse_month(args.before)
+    except ValueError as exc:
+        raise CliError(f"--before: {exc}") from None
+    try:
+        with services_for_cli(settings) as ctx:
+            months = [f"{m:%Y-%m}" for m in ctx.pseudonym_keys.seal(before)]
+    except StoreLocked:
+        with running_service(settings) as client:
+            months = expect(client.post("/v1/admin/seal", json={"before": args.before}), 200)["destroyed_months"]
+    print(f"vnmeter: months before {before:%Y-%m} are sealed; destroyed keys of: {', '.join(months) or 'none'}")
+    return 0
+
+
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    if (args.role == "vendor") != bool(args.vendor):
+        raise CliError("--vendor is required for a vendor key and not allowed otherwise")
+    try:
+        with services_for_cli(settings) as ctx:
+            key_id, key = ctx.keys.create(args.role, args.vendor)
+    except StoreLocked:
+        with running_service(settings) as client:
+            body = {"role": args.role, **({"vendor": args.vendor} if args.vendor else {})}
+            created = expect(client.post("/v1/keys", json=body), 201)
+            key_id, key = created["id"], created["key"]
+    print(json.dumps({"id": key_id, "key": key, "role": args.role, "vendor": args.vendor}))
+    return 0
+
+
+HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "serve": cmd_serve, "migrate": cmd_migrate, "platforms": cmd_platforms, "seal": cmd_seal, "keys": cmd_keys,
+}
+
+
+# -- helpers -------------------------------------------------------------------------------------
+@contextmanager
+def open_store(settings: Settings) -> Iterator[Store]:
+    store = Store(settings.target)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def services_for_cli(settings: Settings) -> Iterator[Any]:
+    """The service objects on a directly opened store (raises StoreLocked while `serve` runs on chDB)."""
+    from service.context import build
+
+    store = Store(settings.target)
+    ctx = build(settings, store)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@contextmanager
+def running_service(settings: Settings) -> Iterator[httpx.Client]:
+    """An admin HTTP client for the `vnmeter serve` that holds the data directory."""
+    service_file = settings.data_dir / SERVICE_FILE
+    if not service_file.exists():
+        raise CliError(f"the data directory {settings.data_dir} is locked by another process that is not a "
+                       "running `vnmeter serve`; stop it and retry")
+    url = json.loads(service_file.read_text())["url"]
+    if settings.admin_key:
+        key = settings.admin_key.get_secret_value()
+    else:
+        key_file = settings.data_dir / "admin.key"
+        if not key_file.exists():
+            raise CliError("the service is running; set VNMETER_ADMIN_KEY so this command can use its API")
+        key = key_file.read_text().strip()
+    print(f"vnmeter: the service at {url} holds the data directory; using its API", file=sys.stderr)
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+        yield client
+
+
+def expect(response: httpx.Response, status: int) -> Any:
+    if response.status_code != status:
+        raise CliError(f"{response.request.method} {response.request.url.path} answered {response.status_code}: "
+                       f"{response.text[:300]}")
+    return response.json()
+
+
+def read_platform_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
+    if not path.exists():
+        raise CliError(f"{path}: no such file")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in PLATFORM_COLUMNS if c != "province" and c not in (reader.fieldnames or [])]
+        if missing:
+            raise CliError(f"{path}: missing columns {', '.join(missing)}; expected {', '.join(PLATFORM_COLUMNS)}")
+        return [(number, {k: (v or "").strip() for k, v in row.items() if k in PLATFORM_COLUMNS})
+                for number, row in enumerate(reader, start=2)]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

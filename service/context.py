@@ -1,0 +1,68 @@
+"""The objects a running service shares between requests, built once at start-up."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.pipeline import Ingestor
+from ingest.pseudonymise import KeyStore
+from ingest.write import Writer
+from queries.apikeys import ApiKeys
+from queries.migrate import migrate
+from queries.registry import Registry
+from queries.store import Store
+from service.ratelimit import RateLimiter
+from service.settings import Settings
+
+log = logging.getLogger("vnmeter")
+ADMIN_KEY_FILE = "admin.key"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    keys: ApiKeys
+    registry: Registry
+    pseudonym_keys: KeyStore
+    writer: Writer
+    ingestor: Ingestor
+    limiter: RateLimiter
+
+    def close(self) -> None:
+        self.writer.close()
+        self.store.close()
+
+
+def build(settings: Settings, store: Store) -> Services:
+    """Migrate the schema, seed reference data, make sure an admin key exists, start the writer."""
+    migrate(store, settings.cluster)
+    ttl = settings.cache_ttl_s
+    env_admin = settings.admin_key.get_secret_value() if settings.admin_key else None
+    keys = ApiKeys(store, ttl, env_admin)
+    registry = Registry(store, ttl)
+    registry.seed()
+    pseudonym_keys = KeyStore(store, ttl)
+    writer = Writer(store)
+    services = Services(settings, store, keys, registry, pseudonym_keys, writer,
+                        Ingestor(registry, pseudonym_keys, writer, settings.zone),
+                        RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))
+    if env_admin is None and not keys.has_admin():
+        bootstrap_admin_key(keys, settings.data_dir)
+    return services
+
+
+def bootstrap_admin_key(keys: ApiKeys, data_dir: Path) -> Path:
+    """Create the first admin key and write it to a file only its owner can read."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = (data_dir / ADMIN_KEY_FILE).resolve()
+    _, key = keys.create("admin", None)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    os.chmod(path, 0o600)
+    print(f"vnmeter: created the first admin key; it is in {path} (readable only by you)", flush=True)
+    return path
