@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,10 @@ from ingest.validate import Event, validate
 from ingest.vntime import local_day, month_of
 from ingest.write import StoredEvent, Writer
 from queries.registry import Platform, Registry
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH_DAY = EPOCH.date()
+MILLISECOND = timedelta(milliseconds=1)
 
 
 @dataclass
@@ -81,8 +85,10 @@ class Ingestor:
         month = month_of(day)
         self.keys.check_open(month)
         key = self.keys.key(event.platform, month)
-        return StoredEvent(event.platform, event.event_id, pseudonym(event.user, key), event.type, event.ts, day,
-                           event.duration_s, event.bytes, event.country, event.province, event.os)
+        return StoredEvent(event.platform, event.event_id, int(event.event_id.replace("-", ""), 16),
+                           pseudonym(event.user, key), event.type, (event.ts - EPOCH) // MILLISECOND,
+                           (day - EPOCH_DAY).days, event.duration_s, event.bytes, event.country, event.province,
+                           event.os)
 
 
 def _event_id(value: Any) -> str | None:

@@ -23,8 +23,9 @@ KEY_BYTES = 32
 PSEUDONYM_BYTES = 16
 
 
-def pseudonym(user: str, key: bytes) -> bytes:
-    return hashlib.blake2b(user.encode(), key=key, digest_size=PSEUDONYM_BYTES).digest()
+def pseudonym(user: str, key: bytes) -> str:
+    """The user's pseudonym for one key, as 32 hex digits (stored as FixedString(16) bytes)."""
+    return hashlib.blake2b(user.encode(), key=key, digest_size=PSEUDONYM_BYTES).hexdigest()
 
 
 class KeyStore:

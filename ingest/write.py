@@ -11,31 +11,32 @@ from __future__ import annotations
 
 import queue
 import threading
-import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+
+import orjson
 
 from queries.store import Store
 
 GROUP_MAX_ROWS = 50_000
-EVENT_COLUMNS = ("platform", "event_id", "user_pseudo", "type", "ts", "day", "duration_s", "bytes", "country",
-                 "province", "os", "received_at")
+INGEST_TABLE = "events_ingest"
+INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "day", "duration_s", "bytes",
+                  "country", "province", "os")
 
 
 @dataclass(slots=True)
 class StoredEvent:
-    """An event ready for storage: the user is already a pseudonym."""
+    """An event in stored form: the user is a pseudonym (hex), `ts_ms` epoch milliseconds (UTC),
+    `day` days since 1970-01-01 of the calendar day in the service time zone, `id128` the UUID's integer."""
 
     platform: str
     event_id: str
-    user_pseudo: bytes
+    id128: int
+    user_pseudo_hex: str
     type: str
-    ts: datetime
-    day: date
+    ts_ms: int
+    day: int
     duration_s: int
     bytes: int
     country: str
@@ -47,7 +48,6 @@ class StoredEvent:
 class WriteResult:
     accepted: int
     duplicates: int
-    stored: list[bool]  # per submitted event: True if it was stored now, False if it was a duplicate
 
 
 class Writer:
@@ -63,7 +63,7 @@ class Writer:
     def write(self, events: list[StoredEvent]) -> WriteResult:
         """Store `events` exactly once; returns after they are in ClickHouse."""
         if not events:
-            return WriteResult(0, 0, [])
+            return WriteResult(0, 0)
         future: Future[WriteResult] = Future()
         self._queue.put((events, future))
         return future.result()
@@ -99,59 +99,45 @@ class Writer:
                     future.set_result(result)
 
     def _write_group(self, batches: Sequence[list[StoredEvent]]) -> list[WriteResult]:
-        seen: set[tuple[str, str]] = set()
-        candidates: dict[str, list[str]] = defaultdict(list)
-        for events in batches:
-            for event in events:
-                key = (event.platform, event.event_id)
-                if key not in seen:
-                    seen.add(key)
-                    candidates[event.platform].append(event.event_id)
-        existing = self._stored_ids(candidates)
-        claimed: set[tuple[str, str]] = set()
+        claimed = self._stored_ids({(e.platform, e.id128) for events in batches for e in events})
         to_insert: list[StoredEvent] = []
         results = []
         for events in batches:
-            stored = []
+            accepted = 0
             for event in events:
-                key = (event.platform, event.event_id)
-                fresh = key not in existing and key not in claimed
-                if fresh:
+                key = (event.platform, event.id128)
+                if key not in claimed:
                     claimed.add(key)
                     to_insert.append(event)
-                stored.append(fresh)
-            accepted = sum(stored)
-            results.append(WriteResult(accepted, len(events) - accepted, stored))
+                    accepted += 1
+            results.append(WriteResult(accepted, len(events) - accepted))
         self._insert(to_insert)
         return results
 
-    def _stored_ids(self, candidates: dict[str, list[str]]) -> set[tuple[str, str]]:
-        found: set[tuple[str, str]] = set()
-        for platform, ids in candidates.items():
-            rows = self.store.rows(
-                "SELECT toString(event_id) FROM event_ids "
-                "WHERE platform = {p:String} AND event_id IN {ids:Array(UUID)}",
-                {"p": platform, "ids": ids},
-            )
-            found.update((platform, row[0]) for row in rows)
-        return found
+    def _stored_ids(self, keys: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Which of `keys` are already stored, in one lookup for the whole group."""
+        rows = self.store.rows(
+            "SELECT platform, id128 FROM event_ids "
+            "WHERE platform IN {platforms:Array(String)} AND id128 IN {ids:Array(UInt128)}",
+            {"platforms": sorted({platform for platform, _ in keys}), "ids": [id128 for _, id128 in keys]},
+        )
+        # a stored id of another platform in the group also matches the IN clauses; keep exact pairs only
+        return {(platform, int(id128)) for platform, id128 in rows} & keys
 
     def _insert(self, events: list[StoredEvent]) -> None:
         if not events:
             return
-        received = datetime.now(UTC)
-        columns: list[list[Any]] = [
+        columns = [
             [e.platform for e in events],
-            [uuid.UUID(e.event_id) for e in events],
-            [e.user_pseudo for e in events],
+            [e.event_id for e in events],
+            [e.user_pseudo_hex for e in events],
             [e.type for e in events],
-            [e.ts for e in events],
+            [e.ts_ms for e in events],
             [e.day for e in events],
             [e.duration_s for e in events],
             [e.bytes for e in events],
             [e.country for e in events],
             [e.province for e in events],
             [e.os for e in events],
-            [received] * len(events),
         ]
-        self.store.insert_columns("events", columns, EVENT_COLUMNS)
+        self.store.raw_insert(INGEST_TABLE, INGEST_COLUMNS, orjson.dumps(columns), "JSONCompactColumns")

@@ -215,6 +215,11 @@ class Store:
         with self._errors():
             self.client.insert(table, columns, column_names=list(names), column_oriented=True, settings=settings)
 
+    def raw_insert(self, table: str, columns: Sequence[str], data: bytes, fmt: str) -> None:
+        """Insert pre-serialised rows (`data` in ClickHouse input format `fmt`)."""
+        with self._errors():
+            self.client.raw_insert(table, list(columns), insert_block=data, fmt=fmt)
+
     def ping(self) -> bool:
         try:
             return self.client.command("SELECT 1") == 1

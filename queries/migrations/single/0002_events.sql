@@ -26,18 +26,54 @@ PARTITION BY toYYYYMM(day)
 -- count distinct users; keeping a user's rows adjacent also compresses the pseudonym column well.
 ORDER BY (platform, day, user_pseudo);
 
--- Dedup index: every stored (platform, event_id). The ingestion `dedupe` step looks a batch's ids up here.
+-- Ingestion entry point: the writer inserts batches here as JSONCompactColumns (serialised in C by
+-- orjson, no per-value Python work). The Null engine stores nothing; the materialized view below turns
+-- each block into `events` rows, and the views on `events` then fill the dedup index and the rollups.
+CREATE TABLE IF NOT EXISTS events_ingest
+(
+    platform        String,
+    event_id        UUID,
+    user_pseudo_hex FixedString(32),
+    type            Enum8('session' = 1, 'install' = 2),
+    ts_ms           Int64,
+    day             Date,
+    duration_s      UInt32,
+    bytes           UInt64,
+    country         String,
+    province        String,
+    os              String
+)
+ENGINE = Null;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS events_ingest_mv TO events AS
+SELECT
+    platform,
+    event_id,
+    CAST(unhex(user_pseudo_hex) AS FixedString(16)) AS user_pseudo,
+    type,
+    fromUnixTimestamp64Milli(ts_ms, 'UTC')            AS ts,
+    day,
+    duration_s,
+    bytes,
+    country,
+    province,
+    os,
+    now64(3, 'UTC')                                   AS received_at
+FROM events_ingest;
+
+-- Dedup index: every stored (platform, event_id), the UUID as its UInt128 value (what Python's
+-- uuid.UUID.int gives), so that the `dedupe` step binds a batch's ids as integers.
 CREATE TABLE IF NOT EXISTS event_ids
 (
     platform LowCardinality(String),
-    event_id UUID
+    id128    UInt128
 )
 ENGINE = MergeTree
--- ORDER BY (platform, event_id): point lookups of a batch's ids; small granules keep a lookup of
+-- ORDER BY (platform, id128): point lookups of a batch's ids; small granules keep a lookup of
 -- 1,000 random ids to ~1,000 granules of 256 rows instead of 8,192.
-ORDER BY (platform, event_id)
+ORDER BY (platform, id128)
 SETTINGS index_granularity = 256;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS event_ids_mv TO event_ids AS
-SELECT platform, event_id
+SELECT platform, toUInt128(event_id) AS id128
 FROM events;
