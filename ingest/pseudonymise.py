@@ -70,18 +70,21 @@ class KeyStore:
             return cached
 
     def _load_or_create(self, platform: str, month: date) -> bytes:
+        """The month's key; created if missing. Several processes may race to create it: each inserts a
+        candidate stamped by the server's clock and then every one of them uses the earliest candidate."""
         params = {"p": platform, "m": month}
-        found = self.store.rows(
-            "SELECT argMin(key, created_at) FROM pseudonym_keys WHERE platform = {p:String} AND month = {m:Date} "
-            "HAVING count() > 0",
-            params,
-        )
-        if found:
-            return bytes(found[0][0]) if not isinstance(found[0][0], str) else found[0][0].encode("latin-1")
-        key = secrets.token_bytes(KEY_BYTES)
-        self.store.insert("pseudonym_keys", [[platform, month, key, datetime.now(UTC)]],
-                          ["platform", "month", "key", "created_at"])
-        return key
+        winner = ("SELECT argMin(key, (created_at, key)) FROM pseudonym_keys "
+                  "WHERE platform = {p:String} AND month = {m:Date} HAVING count() > 0")
+        found = self.store.rows(winner, params)
+        if not found:
+            self.store.command(
+                "INSERT INTO pseudonym_keys (platform, month, key, created_at) "
+                "SELECT {p:String}, {m:Date}, unhex({k:String}), now64(6)",
+                {**params, "k": secrets.token_hex(KEY_BYTES)},
+            )
+            found = self.store.rows(winner, params)
+        value = found[0][0]
+        return value.encode("latin-1") if isinstance(value, str) else bytes(value)
 
     def seal(self, before: date) -> list[date]:
         """Destroy the keys of every month before `before`; returns the months whose keys were dropped."""
