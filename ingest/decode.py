@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,8 @@ import orjson
 from ingest.limits import MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES, MAX_EVENTS_PER_REQUEST
 
 JSON_TYPES = {"application/json"}
+NON_BLANK_LINE = re.compile(rb"^[ \t\r\f\v]*[^\s][^\n]*", re.MULTILINE)
+MAX_COMMAS_PER_EVENT = 200  # an event has ten fields; the rest allows commas inside its strings
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines"}
 
 
@@ -36,7 +39,11 @@ def media_type(content_type: str | None) -> str:
 
 
 def inflate(body: bytes, content_encoding: str | None) -> bytes:
-    """The body without its transfer compression, refusing oversize and gzip bombs."""
+    """The body without its transfer compression, refusing oversize and gzip bombs.
+
+    A gzip body may hold several members (RFC 1952, e.g. `cat a.gz b.gz`); all are read, and the size
+    cap applies to their sum. Anything after the last member that is not another member is an error.
+    """
     if len(body) > MAX_BODY_BYTES:
         raise RequestRejected(413, f"request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes")
     encoding = (content_encoding or "identity").strip().lower()
@@ -44,18 +51,22 @@ def inflate(body: bytes, content_encoding: str | None) -> bytes:
         return body
     if encoding not in {"gzip", "x-gzip"}:
         raise RequestRejected(415, f"Content-Encoding {content_encoding!r} is not supported; use gzip or none")
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        data = inflater.decompress(body, MAX_DECOMPRESSED_BYTES + 1)
-    except zlib.error as exc:
-        raise RequestRejected(400, f"body is not valid gzip: {exc}") from None
-    if len(data) > MAX_DECOMPRESSED_BYTES or inflater.unconsumed_tail:
-        raise RequestRejected(
-            413, f"gzip body inflates past {MAX_DECOMPRESSED_BYTES} bytes, the limit for decompressed data"
-        )
-    if not inflater.eof:
-        raise RequestRejected(400, "body is not valid gzip: the stream is truncated")
-    return data
+    data = bytearray()
+    remaining = body
+    while remaining:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            data += inflater.decompress(remaining, MAX_DECOMPRESSED_BYTES + 1 - len(data))
+        except zlib.error as exc:
+            raise RequestRejected(400, f"body is not valid gzip: {exc}") from None
+        if len(data) > MAX_DECOMPRESSED_BYTES or inflater.unconsumed_tail:
+            raise RequestRejected(
+                413, f"gzip body inflates past {MAX_DECOMPRESSED_BYTES} bytes, the limit for decompressed data"
+            )
+        if not inflater.eof:
+            raise RequestRejected(400, "body is not valid gzip: the stream is truncated")
+        remaining = inflater.unused_data
+    return bytes(data)
 
 
 def rows(body: bytes, content_type: str | None, content_encoding: str | None) -> list[RawRow]:
@@ -67,16 +78,35 @@ def rows(body: bytes, content_type: str | None, content_encoding: str | None) ->
         )
     data = inflate(body, content_encoding)
     if kind in JSON_TYPES:
-        try:
-            parsed = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise RequestRejected(400, f"body is not valid JSON: {exc}") from None
-        if not isinstance(parsed, list):
-            raise RequestRejected(400, "a JSON body must be an array of events")
-        _check_count(len(parsed))
-        return [RawRow(value) for value in parsed]
-    lines = [line for line in data.split(b"\n") if line.strip()]
-    _check_count(len(lines))
+        return _json_array(data)
+    return _ndjson(data)
+
+
+def _json_array(data: bytes) -> list[RawRow]:
+    # An array of millions of tiny values fits in the size limit but would cost gigabytes once parsed:
+    # no array of MAX_EVENTS_PER_REQUEST events has this many commas, so refuse before parsing.
+    if data.count(b",") > MAX_COMMAS_PER_EVENT * MAX_EVENTS_PER_REQUEST:
+        raise RequestRejected(413, f"the JSON body holds more values than {MAX_EVENTS_PER_REQUEST} events can")
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RequestRejected(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(parsed, list):
+        raise RequestRejected(400, "a JSON body must be an array of events")
+    _check_count(len(parsed))
+    return [RawRow(value) for value in parsed]
+
+
+def _ndjson(data: bytes) -> list[RawRow]:
+    lines, count = [], 0
+    for match in NON_BLANK_LINE.finditer(data):  # never materialises the blank lines
+        count += 1
+        if count <= MAX_EVENTS_PER_REQUEST:
+            lines.append(match.group())
+        elif count > 2 * MAX_EVENTS_PER_REQUEST:
+            raise RequestRejected(413, f"more than {2 * MAX_EVENTS_PER_REQUEST} events in one request; "
+                                       f"the limit is {MAX_EVENTS_PER_REQUEST}")
+    _check_count(count)
     out = []
     for line in lines:
         try:
