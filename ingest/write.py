@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import queue
 import threading
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import orjson
 
@@ -21,6 +23,7 @@ from queries.store import Store
 
 GROUP_MAX_ROWS = 50_000
 INGEST_TABLE = "events_ingest"
+INGEST_FORMAT = "JSONCompactColumns"
 INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "day", "duration_s", "bytes",
                   "country", "province", "os")
 
@@ -125,6 +128,7 @@ class Writer:
         return {(platform, int(id128)) for platform, id128 in rows} & keys
 
     def _insert(self, events: list[StoredEvent]) -> None:
+        """Journal the block, insert it with its token, mark the token done (see 0006_exactly_once.sql)."""
         if not events:
             return
         columns = [
@@ -140,4 +144,24 @@ class Writer:
             [e.province for e in events],
             [e.os for e in events],
         ]
-        self.store.raw_insert(INGEST_TABLE, INGEST_COLUMNS, orjson.dumps(columns), "JSONCompactColumns")
+        data = orjson.dumps(columns)
+        token = uuid.uuid4().hex
+        self.store.insert("ingest_journal", [[token, list(INGEST_COLUMNS), INGEST_FORMAT, data, datetime.now(UTC)]],
+                          ["token", "columns", "format", "data", "created_at"])
+        self._insert_once(token, INGEST_COLUMNS, INGEST_FORMAT, data)
+
+    def _insert_once(self, token: str, columns: Sequence[str], fmt: str, data: bytes) -> None:
+        self.store.raw_insert(INGEST_TABLE, columns, data, fmt, settings={
+            "insert_deduplicate": 1, "insert_deduplication_token": token,
+            "deduplicate_blocks_in_dependent_materialized_views": 1})
+        self.store.insert("ingest_journal_done", [[token, datetime.now(UTC)]], ["token", "done_at"])
+
+    def recover(self) -> int:
+        """Finish every journalled insert that has no done mark (a process died during it); returns how many.
+        Run before serving: ClickHouse adds only the blocks each table is missing."""
+        pending = self.store.rows(
+            "SELECT token, columns, format, data FROM ingest_journal "
+            "WHERE token NOT IN (SELECT token FROM ingest_journal_done) ORDER BY created_at")
+        for token, columns, fmt, data in pending:
+            self._insert_once(token, columns, fmt, data if isinstance(data, bytes) else data.encode())
+        return len(pending)

@@ -215,10 +215,11 @@ class Store:
         with self._errors():
             self.client.insert(table, columns, column_names=list(names), column_oriented=True, settings=settings)
 
-    def raw_insert(self, table: str, columns: Sequence[str], data: bytes, fmt: str) -> None:
+    def raw_insert(self, table: str, columns: Sequence[str], data: bytes, fmt: str,
+                   settings: dict[str, Any] | None = None) -> None:
         """Insert pre-serialised rows (`data` in ClickHouse input format `fmt`)."""
         with self._errors():
-            self.client.raw_insert(table, list(columns), insert_block=data, fmt=fmt)
+            self.client.raw_insert(table, list(columns), insert_block=data, fmt=fmt, settings=settings)
 
     def ping(self) -> bool:
         try:

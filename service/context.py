@@ -47,6 +47,9 @@ def build(settings: Settings, store: Store) -> Services:
     registry.seed()
     pseudonym_keys = KeyStore(store, ttl)
     writer = Writer(store)
+    recovered = writer.recover()
+    if recovered:
+        log.warning("finished %d ingestion inserts left incomplete by an earlier stop", recovered)
     services = Services(settings, store, keys, registry, pseudonym_keys, writer,
                         Ingestor(registry, pseudonym_keys, writer, settings.zone),
                         RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))

@@ -1,0 +1,72 @@
+"""An insert left incomplete by a killed process is finished at the next start, exactly once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+
+from ingest.write import INGEST_COLUMNS, INGEST_FORMAT, Writer
+from queries.store import Store
+
+
+def block(rows: list[tuple]) -> bytes:
+    return orjson.dumps([list(column) for column in zip(*rows, strict=True)])
+
+
+# platform, event_id, pseudonym (hex), type, ts_ms, day (days since 1970), duration_s, bytes, country, province, os
+ROWS = [
+    ("zalo", "00000000-0000-4000-8000-000000000001", "11" * 16, "session", 1_648_747_800_000, 19083, 60, 1000,
+     "VN", "", "ios"),
+    ("zalo", "00000000-0000-4000-8000-000000000002", "22" * 16, "session", 1_648_747_900_000, 19083, 30, 500,
+     "VN", "", "ios"),
+    ("zalo", "00000000-0000-4000-8000-000000000003", "11" * 16, "session", 1_646_100_000_000, 19052, 15, 250,
+     "VN", "", "ios"),  # another month (day 19052 = 2022-03-01): a second partition, a second block
+]
+
+
+def figures(store: Store) -> tuple:
+    return (
+        store.rows("SELECT count(), sum(duration_s), sum(bytes) FROM events")[0],
+        store.rows("SELECT count() FROM event_ids")[0][0],
+        store.rows("SELECT sum(sessions), sum(duration_s), sum(bytes) FROM platform_daily")[0],
+        store.rows("SELECT uniqExactMerge(users) FROM platform_monthly")[0][0],
+    )
+
+
+# 3 events, 105 s, 1,750 bytes; 3 ids; the same sums in the rollup; 2 distinct pseudonyms in the months
+COMPLETE = ((3, 105, 1750), 3, (3, 105, 1750), 2)
+
+
+def journal(store: Store, token: str, data: bytes) -> None:
+    store.insert("ingest_journal", [[token, list(INGEST_COLUMNS), INGEST_FORMAT, data, datetime.now(UTC)]],
+                 ["token", "columns", "format", "data", "created_at"])
+
+
+def test_journalled_insert_that_never_ran_is_replayed_once(store: Store) -> None:
+    journal(store, "t-never-ran", block(ROWS))  # the process died right after journalling
+    writer = Writer(store)
+    try:
+        assert writer.recover() == 1
+        assert figures(store) == COMPLETE
+        assert writer.recover() == 0  # done now: nothing left to finish
+        assert figures(store) == COMPLETE
+    finally:
+        writer.close()
+
+
+def test_partial_insert_is_completed_without_double_counting(store: Store) -> None:
+    data = block(ROWS)
+    journal(store, "t-partial", data)
+    # the first attempt reached events and event_ids but not the daily rollup
+    store.command("DETACH TABLE platform_daily_mv")
+    store.raw_insert("events_ingest", INGEST_COLUMNS, data, INGEST_FORMAT, settings={
+        "insert_deduplication_token": "t-partial", "deduplicate_blocks_in_dependent_materialized_views": 1})
+    store.command("ATTACH TABLE platform_daily_mv")
+    assert figures(store)[2] == (0, 0, 0)
+    writer = Writer(store)
+    try:
+        assert writer.recover() == 1
+        assert figures(store) == COMPLETE
+    finally:
+        writer.close()
