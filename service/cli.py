@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     create = keys_commands.add_parser("create", help="create an API key and print it once")
     create.add_argument("--role", required=True, choices=["admin", "vendor", "analyst"])
     create.add_argument("--vendor")
+    summary = commands.add_parser("summary", help="generate a period's summary (a new version) and write its files")
+    summary.add_argument("period", nargs="?", help="YYYY-Qn, YYYY-Hn, YYYY or YYYY-MM")
+    summary.add_argument("--previous-quarter", action="store_true",
+                         help="the due previous quarter, only if its scheduled summary is not made yet (for cron)")
+    summary.add_argument("--format", choices=["json", "md", "html", "xlsx", "csv"],
+                         help="also print (or write to --out) the summary in this format")
+    summary.add_argument("--lang", choices=["vi", "en"], default="vi")
+    summary.add_argument("--out", type=Path, help="write the --format output to this file instead of stdout")
+    demo = commands.add_parser("demo", help="fill an empty store with the Q1/2022 demonstration dataset")
+    demo.add_argument("--users-scale", type=int, default=2000, help="1 demo user stands for this many (default 2000)")
+    demo.add_argument("--visits-scale", type=int, default=10000,
+                      help="1 demo website visit stands for this many (default 10000)")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -68,12 +81,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from service.app import create_app
 
-    store = Store(settings.target)
+    # chDB: take the directory now, so that a second process stops here with a clear message.
+    store = Store(settings.target) if settings.target.is_embedded else None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     service_file = settings.data_dir / SERVICE_FILE
     host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104 - reaching it locally
     service_file.write_text(json.dumps({"url": f"http://{host}:{args.port}", "pid": os.getpid()}))
-    print(f"vnmeter: serving on http://{args.host}:{args.port} with data in {store.describe()}", flush=True)
+    where = store.describe() if store else settings.target.dsn.split("@")[-1]
+    print(f"vnmeter: serving on http://{args.host}:{args.port} with data in {where}", flush=True)
     try:
         uvicorn.run(create_app(settings, store), host=args.host, port=args.port, log_level="info",
                     timeout_keep_alive=5)
@@ -155,8 +170,124 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
+    from queries.periods import parse_period
+    from queries.summaries import Summaries
+    from service.summaries.render import render, write_files
+
+    if bool(args.period) == args.previous_quarter:
+        raise CliError("give a period (such as 2022-Q1) or --previous-quarter, not both")
+    if args.out and not args.format:
+        raise CliError("--out needs --format")
+    if args.format == "xlsx" and not args.out:
+        raise CliError("--format xlsx needs --out FILE (a spreadsheet is not printed)")
+    if args.previous_quarter:
+        return summary_previous_quarter(settings, args)
+    try:
+        period = parse_period(args.period)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        with services_for_cli(settings) as ctx:
+            version = Summaries(ctx.store, ctx.registry).generate(period, "cli", "cli")
+            files = write_files(version, settings.data_dir)
+            output = render(version, args.format, args.lang) if args.format else None
+            number = version.version
+    except StoreLocked:
+        number, files, output = summary_through_service(settings, period.label, args)
+    return _emit(output, args.out, period.label, number, files)
+
+
+def summary_previous_quarter(settings: Settings, args: argparse.Namespace) -> int:
+    """The cron job: make the due previous quarter's summary unless the scheduler or an earlier run made it."""
+    from queries.summaries import Summaries, SummaryRuns
+    from service.scheduler import latest_due_quarter, local_today, run_quarter
+    from service.summaries.render import render
+
+    quarter = latest_due_quarter(local_today(datetime.now(UTC), settings.zone), settings.summary_delay_days)
+    try:
+        with services_for_cli(settings) as ctx:
+            if quarter.label in SummaryRuns(ctx.store).done_periods():
+                print(f"vnmeter: the summary of {quarter.label} is already made; nothing to do")
+                return 0
+            outcome = run_quarter(ctx, quarter, "cli")
+            if outcome is None:
+                print(f"vnmeter: another process is making the summary of {quarter.label}; nothing to do")
+                return 0
+            version = Summaries(ctx.store, ctx.registry).get(quarter.label, outcome.version)
+            assert version is not None
+            output = render(version, args.format, args.lang) if args.format else None
+    except StoreLocked:
+        print(f"vnmeter: `vnmeter serve` holds the data directory; its scheduler makes the summary of "
+              f"{quarter.label} when it is due", file=sys.stderr)
+        return 0
+    return _emit(output, args.out, quarter.label, outcome.version, outcome.files)
+
+
+def summary_through_service(settings: Settings, period: str, args: argparse.Namespace
+                            ) -> tuple[int, dict[str, Path], bytes | None]:
+    """Generate through the running service's API and write the version's files into the data directory."""
+    from service.summaries.render import FILE_FORMATS
+
+    with running_service(settings) as client:
+        number = expect(client.post(f"/v1/summaries/{period}"), 201)["version"]
+        path = f"/v1/summaries/{period}/versions/{number}"
+        files = {}
+        for fmt in FILE_FORMATS:
+            response = client.get(path, params={"format": fmt})
+            if response.status_code != 200:
+                raise CliError(f"GET {path}?format={fmt} answered {response.status_code}: {response.text[:300]}")
+            target = settings.data_dir / "summaries" / period / f"v{number}.{fmt}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(response.content)
+            files[fmt] = target.resolve()
+        output = None
+        if args.format:
+            response = client.get(path, params={"format": args.format, "lang": args.lang})
+            if response.status_code != 200:
+                raise CliError(f"GET {path} answered {response.status_code}: {response.text[:300]}")
+            output = response.content
+    return number, files, output
+
+
+def _emit(output: bytes | None, out: Path | None, period: str, number: int, files: dict[str, Path]) -> int:
+    """Write the requested format to --out or stdout, and say where the version's files are."""
+    if output is not None and out is None:
+        sys.stdout.buffer.write(output)
+        sys.stdout.flush()
+    elif output is not None and out is not None:
+        out.write_bytes(output)
+    stream = sys.stderr if output is not None and out is None else sys.stdout
+    print(f"vnmeter: summary of {period} version {number}: {files['html']} (also .md, .xlsx, .json)"
+          + (f"; {out}" if out else ""), file=stream)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from service.demo import DemoError, headline, run_demo
+
+    if args.users_scale < 1 or args.visits_scale < 1:
+        raise CliError("--users-scale and --visits-scale must be at least 1")
+    try:
+        with services_for_cli(settings) as ctx:
+            result = run_demo(ctx, args.users_scale, args.visits_scale)
+    except StoreLocked:
+        raise CliError("`vnmeter serve` holds the data directory; stop it first, or run the demo on a fresh one: "
+                       "VNMETER_DATA_DIR=./vnmeter-demo vnmeter demo") from None
+    except DemoError as exc:
+        raise CliError(str(exc)) from None
+    print(f"vnmeter demo: summary of {result.version.period} (version {result.version.version}); headline figures "
+          "multiplied back by the scale:")
+    for line in headline(result.version):
+        print(f"  {line}")
+    print(f"vnmeter demo: done in {result.seconds:.0f} s. Open the summary: {result.files['html']}")
+    print(f"  also {result.files['xlsx']}, {result.files['md']}, {result.files['json']}")
+    return 0
+
+
 HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": cmd_serve, "migrate": cmd_migrate, "platforms": cmd_platforms, "seal": cmd_seal, "keys": cmd_keys,
+    "summary": cmd_summary, "demo": cmd_demo,
 }
 
 

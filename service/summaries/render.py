@@ -1,0 +1,374 @@
+"""A stored summary version as json, md, html (self-contained, inline CSS and SVG charts), xlsx or csv.
+
+Every format is built from the version's stored figures and changes only. One set of table definitions
+feeds all formats: formatted text for md/html, raw numbers with number formats for xlsx, raw values for csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jinja2 import Environment, PackageLoader, select_autoescape
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from queries.summaries import SummaryVersion
+from service.summaries.text import (
+    LABELS,
+    Words,
+    band_text,
+    category_sentences,
+    changes_sentences,
+    data_share_sentences,
+    figure_label,
+    format_figure,
+    overview_sentences,
+    provincial_sentences,
+)
+
+FORMATS = ("json", "md", "html", "xlsx", "csv")
+FILE_FORMATS = ("html", "md", "xlsx", "json")
+"""The formats written to <data_dir>/summaries/<period>/v<n>.<ext> by the scheduler, the CLI and the demo."""
+MEDIA_TYPES = {
+    "json": "application/json",
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+CSV_COLUMNS = ("period", "category", "category_label", "kind", "rank", "platform", "name", "origin", "mau_avg",
+               "mau_peak", "mau_peak_month", "minutes_per_user_day", "mb_per_user_month", "sessions_per_month",
+               "hours_per_user_month", "installs", "installs_total", "penetration", "yoy_mau_avg",
+               "yoy_minutes_per_user_day", "yoy_mb_per_user_month", "yoy_sessions_per_month")
+SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+_environment = Environment(loader=PackageLoader("service", "templates"),
+                           autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+                           trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: `value` gives the raw cell (xlsx, csv), `text` the formatted one (md, html)."""
+
+    header: str
+    value: Callable[[dict[str, Any]], Any]
+    text: Callable[[dict[str, Any]], str]
+    excel: str = "General"
+
+
+def column(header: str, value: Callable[[dict[str, Any]], Any], shown: Callable[[Any], str] = str,
+           excel: str = "General") -> Column:
+    """A column whose text is `shown` applied to its raw value."""
+    return Column(header, value, lambda row: shown(value(row)), excel)
+
+
+@dataclass
+class Table:
+    """One table of the summary; `sheet` names its worksheet."""
+
+    sheet: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+    def raw(self) -> list[list[Any]]:
+        return [[c.value(row) for c in self.columns] for row in self.rows]
+
+    def text(self) -> list[list[str]]:
+        return [[c.text(row) for c in self.columns] for row in self.rows]
+
+
+@dataclass
+class Section:
+    title: str
+    sentences: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    charts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    lang: str
+    title: str
+    period: str
+    meta: list[tuple[str, str]]
+    note: str | None
+    highlights: list[str]
+    sections: list[Section]
+
+
+# -- tables -------------------------------------------------------------------------------------------
+def _platform_table(sheet: str, rows: list[dict[str, Any]], words: Words) -> Table:
+    label = words.label
+    return Table(sheet, [
+        column(label("rank"), lambda r: r["rank"], lambda v: "–" if v is None else str(v), "0"),
+        column(label("platform"), lambda r: r["name"]),
+        column(label("origin"), lambda r: label(r["origin"])),
+        column(label("kind"), lambda r: label(r["kind"])),
+        column(label("mau_avg"), lambda r: r["mau_avg"], words.integer, "#,##0"),
+        column(label("mau_peak"), lambda r: r["mau_peak"], words.integer, "#,##0"),
+        column(label("mau_peak_month"), lambda r: r["mau_peak_month"], words.month_short),
+        column(label("minutes_per_user_day"), lambda r: r["minutes_per_user_day"], lambda v: words.decimal(v, 1),
+               "0.0"),
+        column(label("mb_per_user_month"), lambda r: r["mb_per_user_month"], lambda v: words.decimal(v, 1), "0.0"),
+        column(label("sessions_per_month"), lambda r: r["sessions_per_month"] if r["kind"] == "web" else None,
+               words.integer, "#,##0"),
+        column(label("yoy.mau_avg"), lambda r: (r.get("yoy") or {}).get("mau_avg"), words.change, "+0%;-0%;0%"),
+        column(label("yoy.sessions_per_month"),
+               lambda r: (r.get("yoy") or {}).get("sessions_per_month") if r["kind"] == "web" else None,
+               words.change, "+0%;-0%;0%"),
+    ], rows)
+
+
+def _share_table(share: dict[str, Any], words: Words) -> Table:
+    label = words.label
+    rows = [{**p, "side": side} for side in ("vn", "foreign") for p in share[side]["platforms"]]
+    rows += [{"name": f"{label('total')} – {label(side)}", "side": side, "value": share[side]["total"],
+              "share": share[side]["share"]} for side in ("vn", "foreign")]
+    rows.append({"name": label("ratio"), "side": "", "value": share["ratio_vn_to_foreign"], "share": None})
+    return Table(label("sheet_share"), [
+        column(label("platform"), lambda r: r["name"]),
+        column(label("origin"), lambda r: label(r["side"]) if r["side"] else ""),
+        column(label("mau_avg"), lambda r: r.get("mau_avg"), words.integer, "#,##0"),
+        column(label("value"), lambda r: r["value"], lambda v: words.decimal(v, 2), "0.00"),
+        column(label("share"), lambda r: r.get("share"), words.percent, "0.00%"),
+    ], rows)
+
+
+def _overview_tables(overview: dict[str, Any], words: Words) -> list[Table]:
+    label = words.label
+    key_figures = [
+        ("platforms_active", words.integer, "0"),
+        ("mau_total", words.integer, "#,##0"),
+        ("hours_per_user_month", lambda v: words.decimal(v, 1), "0.0"),
+        ("share_of_users", lambda v: words.percent(v, 1), "0.0%"),
+    ]
+    rows = [{"metric": label(name), "value": overview[name], "shown": shown(overview[name]), "excel": excel}
+            for name, shown, excel in key_figures]
+    figures = Table(label("sheet_overview"), [
+        column(label("metric"), lambda r: r["metric"]),
+        Column(label("figure"), lambda r: r["value"], lambda r: r["shown"]),
+    ], rows)
+    bands = Table(label("sheet_bands"), [
+        column(label("band"), lambda r: band_text(r, Words(words.lang))),
+        column(label("platforms"), lambda r: r["platforms"], str, "0"),
+    ], overview["bands"])
+    categories = Table(f"{label('sheet_bands')} – {label('category')}", [
+        column(label("category"), lambda r: words.category(r["category"])),
+        column(label("platforms"), lambda r: r["platforms"], str, "0"),
+    ], [{"category": k, "platforms": v} for k, v in overview["categories"].items()])
+    return [figures, bands, categories]
+
+
+def _provincial_table(rows: list[dict[str, Any]], words: Words) -> Table:
+    label = words.label
+    return Table(label("sheet_provincial"), [
+        column(label("platform"), lambda r: r["name"]),
+        column(label("province"), lambda r: r["province_name"]),
+        column(label("mau_peak"), lambda r: r["mau_peak"], words.integer, "#,##0"),
+        column(label("mau_peak_month"), lambda r: r["mau_peak_month"], words.month_short),
+        column(label("smartphone_users"), lambda r: r["smartphone_users"], words.integer, "#,##0"),
+        column(label("penetration"), lambda r: r["penetration"], lambda v: words.percent(v, 1), "0.0%"),
+        column(label("minutes_per_user_day"), lambda r: r["minutes_per_user_day"], lambda v: words.decimal(v, 1),
+               "0.0"),
+        column(label("installs_total"), lambda r: r["installs_total"], words.integer, "#,##0"),
+    ], rows)
+
+
+def _changes_table(changes: dict[str, Any], names: dict[str, str], words: Words) -> Table:
+    label = words.label
+
+    def subject(row: dict[str, Any]) -> str:
+        name = row["subject"]
+        return names.get(name) or (label(name) if name in LABELS[words.lang] else name)
+
+    return Table(label("sheet_changes"), [
+        column(label("subject"), subject),
+        column(label("figure"), lambda r: figure_label(r["figure"], words)),
+        Column(label("before"), lambda r: r["before"], lambda r: format_figure(r["figure"], r["before"], words)),
+        Column(label("after"), lambda r: r["after"], lambda r: format_figure(r["figure"], r["after"], words)),
+        column(label("relative"), lambda r: r["relative"], words.change, "+0.00%;-0.00%;0%"),
+    ], changes["items"])
+
+
+# -- the document ---------------------------------------------------------------------------------------
+def build_document(version: SummaryVersion, lang: str, with_charts: bool = True) -> Document:
+    """The summary as titled sections of sentences, tables and charts, in `lang`."""
+    if with_charts:
+        from service.summaries import charts  # matplotlib loads only when a chart is drawn
+    figures = version.figures
+    words = Words.for_figures(figures, lang)
+    label = words.label
+    sections: list[Section] = []
+    highlights: list[str] = []
+
+    share = figures.get("data_share")
+    share_sentences = data_share_sentences(share, figures, words)
+    highlights.extend(share_sentences)
+
+    overview = figures["overview"]
+    sections.append(Section(label("overview"), overview_sentences(overview, figures, words),
+                            _overview_tables(overview, words)))
+
+    for number, block in enumerate(figures["categories"], start=1):
+        category = block["category"]
+        sentences = category_sentences(block, figures, words)
+        if sentences:
+            highlights.append(sentences[0])
+        section = Section(f"{number}. {words.category(category)}", sentences,
+                          [_platform_table(words.category(category), block["platforms"], words)])
+        if with_charts:
+            apps = [r for r in block["platforms"] if r["kind"] == "app"]
+            webs = [r for r in block["platforms"] if r["kind"] == "web"]
+            if apps:
+                section.charts.append(charts.bar_chart(apps, "mau_avg", words.users_scale,
+                                                       f"{label('chart_mau')} – {words.category(category)}",
+                                                       label("millions_users"), words))
+            if webs:
+                section.charts.append(charts.bar_chart(webs, "sessions_per_month", words.visits_scale,
+                                                       f"{label('chart_visits')} – {words.category(category)}",
+                                                       label("millions_visits"), words))
+        sections.append(section)
+
+    if share and share["vn"]["platforms"] and share["foreign"]["platforms"]:
+        share_section = Section(label("data_share"), share_sentences, [_share_table(share, words)])
+        if with_charts:
+            share_section.charts.append(charts.share_chart(share, words))
+        sections.append(share_section)
+
+    if figures["provincial"]:
+        sections.append(Section(label("provincial"), provincial_sentences(figures["provincial"], words),
+                                [_provincial_table(figures["provincial"], words)]))
+
+    names = {row["platform"]: row["name"] for block in figures["categories"] for row in block["platforms"]}
+    changes = version.changes
+    change_section = Section(label("changes"), changes_sentences(changes, words))
+    if changes.get("items"):
+        change_section.tables.append(_changes_table(changes, names, words))
+    for key in ("added", "removed"):
+        if changes.get(key):
+            change_section.sentences.append(f"{label(key)}: {', '.join(names.get(p, p) for p in changes[key])}.")
+    sections.append(change_section)
+
+    meta = [(label("version"), str(version.version)),
+            (label("created"), version.meta()["created_at"]),
+            (label("trigger"), label(f"trigger.{version.trigger}"))]
+    demo = figures.get("demo")
+    note = (label("demo").format(users=words.integer(demo["users"]), visits=words.integer(demo["visits"]))
+            if demo else None)
+    return Document(lang, label("title"), words.period(version.period), meta, note, highlights, sections)
+
+
+# -- formats ----------------------------------------------------------------------------------------------
+def render(version: SummaryVersion, fmt: str, lang: str = "vi") -> bytes:
+    """The version in `fmt` (json, md, html, xlsx, csv) and `lang` (vi, en)."""
+    if fmt == "json":
+        return orjson.dumps(version.document())
+    if fmt == "csv":
+        return _csv(version, lang)
+    document = build_document(version, lang, with_charts=fmt == "html")
+    if fmt == "xlsx":
+        return _xlsx(version, document)
+    if fmt in {"md", "html"}:
+        template = _environment.get_template(f"summary.{fmt}.j2")
+        text = template.render(doc=document, lang=lang)
+        return text.encode("utf-8")
+    raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+
+
+def filename(version: SummaryVersion, fmt: str) -> str:
+    return f"vnmeter-summary-{version.period}-v{version.version}.{fmt}"
+
+
+def write_files(version: SummaryVersion, data_dir: Path, lang: str = "vi",
+                formats: tuple[str, ...] = FILE_FORMATS) -> dict[str, Path]:
+    """Write the version to <data_dir>/summaries/<period>/v<n>.<ext> (atomically: a reader never sees half)."""
+    folder = data_dir / "summaries" / version.period
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for fmt in formats:
+        path = folder / f"v{version.version}.{fmt}"
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_bytes(render(version, fmt, lang))
+        os.replace(partial, path)
+        written[fmt] = path.resolve()
+    return written
+
+
+def _csv(version: SummaryVersion, lang: str) -> bytes:
+    words = Words.for_figures(version.figures, lang)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for block in version.figures["categories"]:
+        for row in block["platforms"]:
+            yoy = row.get("yoy") or {}
+            values = {**row, "period": version.period, "category_label": words.category(block["category"]),
+                      **{f"yoy_{k}": yoy.get(k) for k in ("mau_avg", "minutes_per_user_day", "mb_per_user_month",
+                                                          "sessions_per_month")}}
+            writer.writerow(["" if values.get(c) is None else values[c] for c in CSV_COLUMNS])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _sheet_title(title: str, used: set[str]) -> str:
+    base = SHEET_NAME_FORBIDDEN.sub("-", title)[:31]
+    name, n = base, 2
+    while name.lower() in used:
+        suffix = f" ({n})"
+        name = base[:31 - len(suffix)] + suffix
+        n += 1
+    used.add(name.lower())
+    return name
+
+
+def _xlsx(version: SummaryVersion, document: Document) -> bytes:
+    workbook = Workbook()
+    about = workbook.active
+    assert about is not None
+    used: set[str] = set()
+    about.title = _sheet_title(LABELS[document.lang]["sheet_about"], used)
+    about.append([document.title, document.period])
+    for key, value in document.meta:
+        about.append([key, value])
+    if document.note:
+        about.append([document.note])
+    for sentence in document.highlights:
+        about.append([sentence])
+    about.column_dimensions["A"].width = 40
+    about["A1"].font = Font(bold=True)
+    header_fill = PatternFill("solid", fgColor="DDE4EE")
+    for section in document.sections:
+        for table in section.tables:
+            sheet = workbook.create_sheet(_sheet_title(table.sheet, used))
+            sheet.append(table.headers)
+            for cell in sheet[1]:
+                cell.font = Font(bold=True)
+                cell.fill = header_fill
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+            for values, row in zip(table.raw(), table.rows, strict=True):
+                sheet.append(values)
+                if "excel" in row:  # a table of mixed figures carries each row's number format
+                    sheet.cell(sheet.max_row, len(values)).number_format = row["excel"]
+            for index, column in enumerate(table.columns, start=1):
+                letter = get_column_letter(index)
+                sheet.column_dimensions[letter].width = max(12, min(40, len(column.header) + 2))
+                if column.excel != "General":
+                    for cell in sheet[letter][1:]:
+                        cell.number_format = column.excel
+            sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
