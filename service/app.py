@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from queries.store import Store
+from queries.store import Store, StoreUnavailable
 from service import errors
 from service.context import build
-from service.routes import admin, events, keys, platforms
+from service.limits import RequestLimits
+from service.routes import admin, events, keys, metrics, platforms, summaries
+from service.scheduler import Scheduler
 from service.settings import Settings
+
+log = logging.getLogger("vnmeter")
+
+
+CONNECT_RETRY_S = 2.0
+
+
+def connect_when_reachable(settings: Settings, start: Callable[[Store], None], stop: threading.Event) -> None:
+    """Open the configured ClickHouse server and start the services, retrying until it answers."""
+    while not stop.is_set():
+        try:
+            start(Store(settings.target))
+            log.info("connected to ClickHouse")
+            return
+        except StoreUnavailable as exc:
+            log.warning("ClickHouse not reachable yet (%s); retrying in %.0f s", exc, CONNECT_RETRY_S)
+        stop.wait(CONNECT_RETRY_S)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -20,16 +41,33 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened = store or Store(settings.target)
-        app.state.services = build(settings, opened)
+        app.state.services = None
+        stop = threading.Event()
+        scheduler: list[Scheduler] = []
+
+        def start(opened: Store) -> None:
+            app.state.services = build(settings, opened)
+            scheduler.append(Scheduler(app.state.services).start())
+
+        if store is not None or settings.target.is_embedded:
+            start(store or Store(settings.target))
+        else:
+            # A ClickHouse server may be down at start-up: stay live, answer 503 until it can be reached.
+            threading.Thread(target=connect_when_reachable, args=(settings, start, stop), daemon=True,
+                             name="vnmeter-connect").start()
         try:
             yield
         finally:
-            app.state.services.close()
+            stop.set()
+            for running in scheduler:
+                running.stop()
+            if app.state.services is not None:
+                app.state.services.close()
 
     app = FastAPI(title="vnmeter", version="0.1.0", lifespan=lifespan,
                   description="Platform usage measurement: ingestion of anonymised usage events and metrics.")
     errors.install(app)
-    for router in (admin.router, keys.router, platforms.router, events.router):
+    app.add_middleware(RequestLimits)
+    for router in (admin.router, keys.router, platforms.router, events.router, metrics.router, summaries.router):
         app.include_router(router)
     return app

@@ -7,12 +7,15 @@ from collections.abc import Callable
 from fastapi import Depends, HTTPException, Request
 
 from queries.apikeys import Principal
+from queries.store import StoreUnavailable
 from service.context import Services
 from service.ratelimit import retry_after
 
 
 def services(request: Request) -> Services:
-    ctx: Services = request.app.state.services
+    ctx: Services | None = request.app.state.services
+    if ctx is None:
+        raise StoreUnavailable("the service has not reached ClickHouse yet")
     return ctx
 
 
