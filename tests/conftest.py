@@ -3,12 +3,14 @@ database in it for every test that needs a store."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import clickhouse_connect
 import pytest
+from hypothesis import settings
 
 from queries.migrate import migrate
 from queries.store import Store, Target
@@ -36,3 +38,10 @@ def store(chdb_dir: Path) -> Iterator[Store]:
     yield opened
     opened.command(f"DROP DATABASE IF EXISTS {database}")
     opened.close()
+
+
+# Property-based tests explore new inputs on every local run; in CI they replay a fixed sequence, so that a
+# landing cannot fail on an input no one has seen (new finds show up locally first).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")

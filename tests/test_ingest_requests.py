@@ -443,3 +443,14 @@ def test_admin_adds_a_province_that_events_can_use(api: Api, vng: dict[str, str]
     assert store.rows("SELECT province FROM events") == [("VN-99",)]
     platform = api.client.put("/v1/platforms/tinh", json=platform_body("vng", province="VN-99"), headers=ADMIN)
     assert platform.status_code == 200
+
+
+def test_province_smartphone_users_beyond_any_population_is_422(store: Store, tmp_path: Path) -> None:
+    """Found by schemathesis: 2**64 overflowed the UInt64 column and answered 500."""
+    with running_api(store, tmp_path) as api:
+        response = api.client.put("/v1/reference/provinces/VN-99", headers=ADMIN,
+                                  json={"name": "Tỉnh mới", "smartphone_users": 2**64})
+        assert_error(response, 422, "smartphone_users")
+        accepted = api.client.put("/v1/reference/provinces/VN-99", headers=ADMIN,
+                                  json={"name": "Tỉnh mới", "smartphone_users": 10**10})
+        assert accepted.status_code == 200

@@ -35,7 +35,7 @@ class PlatformIn(BaseModel):
 class ProvinceIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(min_length=1, max_length=200)
-    smartphone_users: int | None = Field(None, ge=0)
+    smartphone_users: int | None = Field(None, ge=0, le=10**10)  # more than any population; fits UInt64
 
 
 @router.put("/v1/platforms/{platform_id}")
