@@ -92,7 +92,11 @@ def run_api(batches: list[bytes], clients: int, data_dir: Path) -> tuple[float, 
         def worker(index: int) -> None:
             with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
                 for body in batches[index::clients]:
-                    response = client.post("/v1/events", content=body)
+                    try:
+                        response = client.post("/v1/events", content=body)
+                    except httpx.HTTPError:
+                        failures[index] += 1
+                        continue
                     if response.status_code == 200:
                         accepted[index] += response.json()["accepted"]
                     else:
