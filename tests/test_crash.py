@@ -244,12 +244,13 @@ def run_client(url: str, key: str, batches: list[Batch], log: Log, next_batch: I
             with log.lock:
                 log.acked[index] = answer
                 repost = len(log.reposts) < REPOSTS and rng.random() < REPOSTS / BATCHES * 2
+                slot = len(log.reposts)  # this thread's own slot: the other client may append meanwhile
                 if repost:
                     log.reposts.append({})
             if repost:
                 again = post_until_ok(client, batch, log, stop)
                 with log.lock:
-                    log.reposts[-1] = {"index": index, **again}
+                    log.reposts[slot] = {"index": index, **again}
 
 
 def run_killer(service: Service, log: Log, thresholds: list[int], done: threading.Event, stop: threading.Event,
