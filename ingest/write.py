@@ -1,16 +1,19 @@
-"""The `dedupe` and `write` steps, serialised in one writer thread with group commit.
+"""The `dedupe` and `write` steps: group commit in two threads, one group behind the other.
 
 Requests hand their pseudonymised events to the writer and wait. The writer takes every batch that
 is waiting (up to GROUP_MAX_ROWS events), drops repeats inside the group (first arrival wins) and
-events whose (platform, event_id) is already stored, inserts the rest in one INSERT, and only then
-answers each request with its own accepted and duplicate counts. One writer per process makes
-check-then-insert atomic with respect to every other request of the process.
+events whose (platform, event_id) is already stored or in an insert still running, journals the rest
+and inserts them in one INSERT, and only then answers each request with its own accepted and
+duplicate counts. One writer per process makes check-then-insert atomic with respect to every other
+request of the process.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -19,9 +22,13 @@ from datetime import UTC, datetime
 
 import orjson
 
-from queries.store import Store
+from queries.store import IntArray, Store
+
+log = logging.getLogger("vnmeter")
 
 GROUP_MAX_ROWS = 50_000
+DONE_FLUSH_S = 0.5
+FAILED_TOKENS_KEPT = 64
 INGEST_TABLE = "events_ingest"
 INGEST_FORMAT = "JSONCompactColumns"
 INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "day", "duration_s", "bytes",
@@ -53,15 +60,43 @@ class WriteResult:
     duplicates: int
 
 
-class Writer:
-    """One thread that dedupes and inserts everything this process accepts."""
+@dataclass(slots=True)
+class _Prepared:
+    """A group after `dedupe` and the journal: what the commit thread inserts and whom it answers."""
 
-    def __init__(self, store: Store, max_rows: int = GROUP_MAX_ROWS):
+    token: str
+    data: bytes | None  # the insert block, None when every event of the group was a duplicate
+    inserted: frozenset[tuple[str, int]]
+    relied_on: tuple[str, ...]  # in-flight groups whose events this group counted as already stored
+    futures: list[Future[WriteResult]]
+    results: list[WriteResult]
+
+
+class Writer:
+    """Two threads that dedupe and insert everything this process accepts, one group behind the other.
+
+    The prepare thread takes the waiting requests as a group, looks their ids up, drops repeats and
+    journals the block; the commit thread inserts it and answers the requests. While group k is being
+    inserted, group k+1 is already looked up: its lookup cannot see k's ids in ClickHouse yet, so k's ids
+    stay in `_inflight` until k's insert returns. If k's insert fails, every group that counted one of
+    k's events as a duplicate fails too (its requests answer 503 and their retry stores the events).
+    """
+
+    def __init__(self, store: Store, max_rows: int = GROUP_MAX_ROWS, done_flush_s: float = DONE_FLUSH_S):
         self.store = store
         self.max_rows = max_rows
+        self.done_flush_s = done_flush_s
         self._queue: queue.Queue[tuple[list[StoredEvent], Future[WriteResult]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="vnmeter-writer", daemon=True)
-        self._thread.start()
+        self._committing: queue.Queue[_Prepared | None] = queue.Queue(maxsize=2)
+        self._inflight: dict[str, frozenset[tuple[str, int]]] = {}
+        self._inflight_lock = threading.Lock()
+        self._failed: dict[str, BaseException] = {}
+        self._pending_done: list[str] = []
+        self._last_done_flush = time.monotonic()
+        self._threads = [threading.Thread(target=self._prepare_loop, name="vnmeter-writer", daemon=True),
+                         threading.Thread(target=self._commit_loop, name="vnmeter-commit", daemon=True)]
+        for thread in self._threads:
+            thread.start()
 
     def write(self, events: list[StoredEvent]) -> WriteResult:
         """Store `events` exactly once; returns after they are in ClickHouse."""
@@ -73,12 +108,15 @@ class Writer:
 
     def close(self) -> None:
         self._queue.put(None)
-        self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
-    def _run(self) -> None:
+    # -- prepare thread ------------------------------------------------------------------------
+    def _prepare_loop(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
+                self._committing.put(None)
                 return
             group = [item]
             rows = len(item[0])
@@ -92,17 +130,27 @@ class Writer:
                     break
                 group.append(nxt)
                 rows += len(nxt[0])
+            futures = [future for _, future in group]
             try:
-                results = self._write_group([events for events, _ in group])
+                prepared = self._prepare([events for events, _ in group], futures)
             except Exception as exc:
-                for _, future in group:
+                for future in futures:
                     future.set_exception(exc)
             else:
-                for (_, future), result in zip(group, results, strict=True):
-                    future.set_result(result)
+                self._committing.put(prepared)
 
-    def _write_group(self, batches: Sequence[list[StoredEvent]]) -> list[WriteResult]:
-        claimed = self._stored_ids({(e.platform, e.id128) for events in batches for e in events})
+    def _prepare(self, batches: Sequence[list[StoredEvent]], futures: list[Future[WriteResult]]) -> _Prepared:
+        """`dedupe` the group against stored and in-flight events, then journal its block."""
+        keys = {(e.platform, e.id128) for events in batches for e in events}
+        with self._inflight_lock:  # taken before the lookup: a group leaves it only once it is stored
+            inflight = list(self._inflight.items())
+        claimed = self._stored_ids(keys)
+        relied_on = []
+        for token, ids in inflight:
+            overlap = keys & ids
+            if overlap:
+                claimed |= overlap
+                relied_on.append(token)
         to_insert: list[StoredEvent] = []
         results = []
         for events in batches:
@@ -114,23 +162,78 @@ class Writer:
                     to_insert.append(event)
                     accepted += 1
             results.append(WriteResult(accepted, len(events) - accepted))
-        self._insert(to_insert)
-        return results
+        token = uuid.uuid4().hex
+        data = self._journal(token, to_insert) if to_insert else None
+        inserted = frozenset((e.platform, e.id128) for e in to_insert)
+        if inserted:
+            with self._inflight_lock:
+                self._inflight[token] = inserted
+        return _Prepared(token, data, inserted, tuple(relied_on), futures, results)
+
+    # -- commit thread -------------------------------------------------------------------------
+    def _commit_loop(self) -> None:
+        while True:
+            try:
+                prepared = self._committing.get(timeout=self.done_flush_s)
+            except queue.Empty:
+                self._flush_done()
+                continue
+            if prepared is None:
+                self._flush_done(force=True)
+                return
+            self._commit(prepared)
+            if self._committing.empty():
+                self._flush_done()
+
+    def _commit(self, prepared: _Prepared) -> None:
+        failed = next((self._failed[t] for t in prepared.relied_on if t in self._failed), None)
+        if failed is None and prepared.data is not None:
+            try:
+                self._insert_once(prepared.token, INGEST_COLUMNS, INGEST_FORMAT, prepared.data)
+            except Exception as exc:
+                failed = exc
+        with self._inflight_lock:
+            self._inflight.pop(prepared.token, None)
+        if failed is not None:
+            self._failed[prepared.token] = failed
+            while len(self._failed) > FAILED_TOKENS_KEPT:
+                del self._failed[next(iter(self._failed))]
+            for future in prepared.futures:
+                future.set_exception(failed)
+            return
+        if prepared.data is not None:
+            self._pending_done.append(prepared.token)
+        for future, result in zip(prepared.futures, prepared.results, strict=True):
+            future.set_result(result)
+
+    def _flush_done(self, force: bool = False) -> None:
+        """Record the finished inserts; batched, since a missing mark only makes start-up replay a
+        complete insert, which its token turns into a no-op."""
+        if not self._pending_done or (not force and time.monotonic() - self._last_done_flush < self.done_flush_s):
+            return
+        now = datetime.now(UTC)
+        try:
+            self.store.insert("ingest_journal_done", [[token, now] for token in self._pending_done],
+                              ["token", "done_at"])
+        except Exception:
+            log.warning("could not record %d finished inserts; the next start-up replays them (no-ops)",
+                        len(self._pending_done), exc_info=True)
+            return
+        self._pending_done.clear()
+        self._last_done_flush = time.monotonic()
 
     def _stored_ids(self, keys: set[tuple[str, int]]) -> set[tuple[str, int]]:
         """Which of `keys` are already stored, in one lookup for the whole group."""
         rows = self.store.rows(
             "SELECT platform, id128 FROM event_ids "
             "WHERE platform IN {platforms:Array(String)} AND id128 IN {ids:Array(UInt128)}",
-            {"platforms": sorted({platform for platform, _ in keys}), "ids": [id128 for _, id128 in keys]},
+            {"platforms": sorted({platform for platform, _ in keys}), "ids": IntArray(id128 for _, id128 in keys)},
         )
         # a stored id of another platform in the group also matches the IN clauses; keep exact pairs only
         return {(platform, int(id128)) for platform, id128 in rows} & keys
 
-    def _insert(self, events: list[StoredEvent]) -> None:
-        """Journal the block, insert it with its token, mark the token done (see 0006_exactly_once.sql)."""
-        if not events:
-            return
+    def _journal(self, token: str, events: list[StoredEvent]) -> bytes:
+        """Serialise the insert block and store it under its token (see 0006_exactly_once.sql)."""
         columns = [
             [e.platform for e in events],
             [e.event_id for e in events],
@@ -145,16 +248,14 @@ class Writer:
             [e.os for e in events],
         ]
         data = orjson.dumps(columns)
-        token = uuid.uuid4().hex
         self.store.insert("ingest_journal", [[token, list(INGEST_COLUMNS), INGEST_FORMAT, data, datetime.now(UTC)]],
                           ["token", "columns", "format", "data", "created_at"])
-        self._insert_once(token, INGEST_COLUMNS, INGEST_FORMAT, data)
+        return data
 
     def _insert_once(self, token: str, columns: Sequence[str], fmt: str, data: bytes) -> None:
         self.store.raw_insert(INGEST_TABLE, columns, data, fmt, settings={
             "insert_deduplicate": 1, "insert_deduplication_token": token,
             "deduplicate_blocks_in_dependent_materialized_views": 1})
-        self.store.insert("ingest_journal_done", [[token, datetime.now(UTC)]], ["token", "done_at"])
 
     def recover(self) -> int:
         """Finish every journalled insert that has no done mark (a process died during it); returns how many.
@@ -164,4 +265,5 @@ class Writer:
             "WHERE token NOT IN (SELECT token FROM ingest_journal_done) ORDER BY created_at")
         for token, columns, fmt, data in pending:
             self._insert_once(token, columns, fmt, data if isinstance(data, bytes) else data.encode())
+            self.store.insert("ingest_journal_done", [[token, datetime.now(UTC)]], ["token", "done_at"])
         return len(pending)

@@ -11,7 +11,7 @@ import fcntl
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +84,20 @@ def _identifier(name: str) -> str:
     if not IDENTIFIER.match(name):
         raise StoreError(f"database name {name!r} must match {IDENTIFIER.pattern}")
     return name
+
+
+class IntArray:
+    """A bound `Array(Int*)`/`Array(UInt*)` parameter value rendered in one pass.
+
+    clickhouse-connect formats a list parameter element by element in Python (about 2 us per element);
+    this renders the integers with one join. It is still sent as a parameter value, which the server
+    parses as the declared array type."""
+
+    def __init__(self, values: Iterable[int]):
+        self.text = "[" + ",".join(map(str, values)) + "]"
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class Store:

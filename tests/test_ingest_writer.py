@@ -1,0 +1,161 @@
+"""The writer's two threads: a group looked up while the one before it is still being inserted.
+
+Group k+1's lookup cannot see group k's events in ClickHouse until k's insert returns; these tests hold
+k's insert open and check that k+1 still counts k's events as duplicates, that a failed insert fails the
+groups that relied on it (so their retry stores the events), and that batched done marks leave nothing
+for start-up recovery to do.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import pytest
+
+from ingest.write import StoredEvent, Writer, WriteResult
+from queries.store import Store
+
+DAY_2022_04_01 = 19083  # days since 1970-01-01
+
+
+def stored(n: int, duration_s: int = 10, base: int = 0xABC) -> list[StoredEvent]:
+    """`n` events of 2022-04-01 (Vietnam), ids numbered from `base`."""
+    out = []
+    for i in range(n):
+        event_id = uuid.UUID(int=(base << 64) + i, version=4)
+        out.append(StoredEvent("zalo", str(event_id), event_id.int, f"{base + i:032x}", "session",
+                               1_648_785_600_000 + i, DAY_2022_04_01, duration_s, 100, "VN", "", "ios"))
+    return out
+
+
+class GatedWriter(Writer):
+    """A writer whose first insert waits until the test opens the gate (and may then fail)."""
+
+    def __init__(self, store: Store, fail_first: bool = False):
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.fail_first = fail_first
+        self.inserts = 0
+        super().__init__(store)
+
+    def _insert_once(self, token: str, columns: Sequence[str], fmt: str, data: bytes) -> None:
+        self.inserts += 1
+        if self.inserts == 1:
+            self.entered.set()
+            assert self.gate.wait(timeout=30)
+            if self.fail_first:
+                raise ConnectionError("ClickHouse went away (simulated)")
+        super()._insert_once(token, columns, fmt, data)
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        yield executor
+
+
+def figures(store: Store) -> tuple:
+    return store.rows("SELECT count(), sum(duration_s), uniqExact(event_id) FROM events")[0]
+
+
+def submit_while_first_insert_is_open(writer: GatedWriter, pool: ThreadPoolExecutor, first: list[StoredEvent],
+                                      second: list[StoredEvent]) -> tuple[Future[WriteResult], Future[WriteResult]]:
+    a = pool.submit(writer.write, first)
+    assert writer.entered.wait(timeout=30)  # group k is in its insert, not yet in ClickHouse
+    b = pool.submit(writer.write, second)
+    # group k+1 is looked up and journalled while k's insert is held open
+    for _ in range(300):
+        if writer._committing.qsize() == 1:
+            break
+        threading.Event().wait(0.01)
+    assert writer._committing.qsize() == 1
+    assert not a.done() and not b.done()
+    return a, b
+
+
+def test_next_group_counts_the_running_groups_events_as_duplicates(store: Store, pool: ThreadPoolExecutor) -> None:
+    events = stored(5)
+    writer = GatedWriter(store)
+    try:
+        a, b = submit_while_first_insert_is_open(writer, pool, events, events[2:])
+        writer.gate.set()
+        assert a.result(timeout=30) == WriteResult(5, 0)
+        assert b.result(timeout=30) == WriteResult(0, 3)
+    finally:
+        writer.close()
+    assert figures(store) == (5, 50, 5)
+
+
+def test_a_failed_insert_fails_the_groups_that_relied_on_it(store: Store, pool: ThreadPoolExecutor) -> None:
+    events = stored(4)
+    others = stored(2, duration_s=7, base=0xDEF)
+    writer = GatedWriter(store, fail_first=True)
+    try:
+        a, b = submit_while_first_insert_is_open(writer, pool, events, events[:2] + others)
+        writer.gate.set()
+        with pytest.raises(ConnectionError):
+            a.result(timeout=30)
+        # b counted two of a's events as stored; a was not stored, so b must not answer "duplicate"
+        with pytest.raises(ConnectionError):
+            b.result(timeout=30)
+        assert figures(store) == (0, 0, 0)
+        # the clients retry: every event is stored once
+        assert writer.write(events[:2] + others) == WriteResult(4, 0)
+        assert writer.write(events) == WriteResult(2, 2)
+    finally:
+        writer.close()
+    assert figures(store) == (6, 4 * 10 + 2 * 7, 6)
+
+
+def test_groups_that_did_not_rely_on_a_failed_insert_are_stored(store: Store, pool: ThreadPoolExecutor) -> None:
+    writer = GatedWriter(store, fail_first=True)
+    try:
+        a, b = submit_while_first_insert_is_open(writer, pool, stored(3), stored(2, duration_s=5, base=0x123))
+        writer.gate.set()
+        with pytest.raises(ConnectionError):
+            a.result(timeout=30)
+        assert b.result(timeout=30) == WriteResult(2, 0)
+    finally:
+        writer.close()
+    assert figures(store) == (2, 10, 2)
+
+
+def test_done_marks_are_batched_and_complete_after_close(store: Store) -> None:
+    writer = Writer(store, done_flush_s=3600)  # no timed flush during the test
+    try:
+        for i in range(3):
+            assert writer.write(stored(2, duration_s=i + 1, base=0x100 + i)) == WriteResult(2, 0)
+        journalled = store.rows("SELECT count() FROM ingest_journal")[0][0]
+        assert journalled == 3
+    finally:
+        writer.close()  # flushes the pending marks
+    assert store.rows("SELECT count() FROM ingest_journal WHERE token NOT IN "
+                      "(SELECT token FROM ingest_journal_done)")[0][0] == 0
+    again = Writer(store)
+    try:
+        assert again.recover() == 0
+    finally:
+        again.close()
+    assert figures(store) == (6, 2 * (1 + 2 + 3), 6)
+
+
+def test_unmarked_complete_groups_replay_as_no_ops(store: Store) -> None:
+    """A process killed after answering but before its batched done marks: recovery replays the
+    complete inserts, and their tokens make every replay a no-op."""
+    writer = Writer(store, done_flush_s=3600)
+    writer._flush_done = lambda force=False: None  # type: ignore[method-assign]  # the marks are never written
+    try:
+        assert writer.write(stored(3)) == WriteResult(3, 0)
+    finally:
+        writer.close()
+    assert figures(store) == (3, 30, 3)
+    again = Writer(store)
+    try:
+        assert again.recover() == 1
+    finally:
+        again.close()
+    assert figures(store) == (3, 30, 3)
+    assert store.rows("SELECT sum(sessions), sum(duration_s) FROM platform_daily")[0] == (3, 30)
