@@ -26,7 +26,7 @@ class RequestRejected(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RawRow:
     """One row as sent: parsed JSON (`value`), or the reason it could not be parsed (`error`)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -65,13 +65,14 @@ class Ingestor:
         platforms = self.registry.platforms()
         ready: list[StoredEvent] = []
         result = IngestResult()
+        open_from = self.keys.sealed_before()  # read once per request
         for index, raw in enumerate(raw_rows):
             try:
                 if raw.error is not None:
                     raise Rejection(Reason.MALFORMED, raw.error)
                 event = validate(raw.value, provinces, now)
                 check_platform(event, platforms, vendor)
-                ready.append(self.pseudonymise(event))
+                ready.append(self.pseudonymise(event, open_from))
             except Rejection as rejection:
                 result.rejected.append({"index": index, "event_id": _event_id(raw.value),
                                         "reason": str(rejection.reason), "detail": rejection.detail})
@@ -79,11 +80,13 @@ class Ingestor:
         result.accepted, result.duplicates = written.accepted, written.duplicates
         return result
 
-    def pseudonymise(self, event: Event) -> StoredEvent:
-        """Replace the user by its pseudonym for the event's platform and month (checking the month is open)."""
+    def pseudonymise(self, event: Event, open_from: date) -> StoredEvent:
+        """Replace the user by its pseudonym for the event's platform and month (refusing months before
+        `open_from`, the first month that is not sealed)."""
         day = local_day(event.ts, self.zone)
         month = month_of(day)
-        self.keys.check_open(month)
+        if month < open_from:
+            self.keys.check_open(month)
         key = self.keys.key(event.platform, month)
         return StoredEvent(event.platform, event.event_id, int(event.event_id.replace("-", ""), 16),
                            pseudonym(event.user, key), event.type, (event.ts - EPOCH) // MILLISECOND,

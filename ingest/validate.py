@@ -118,10 +118,13 @@ def _timestamp(text: str, now: datetime) -> datetime:
     if not match:
         raise Rejection(Reason.INVALID_FIELD, "ts: must be an RFC 3339 timestamp with an explicit offset, such as "
                         f"'2022-03-31T17:30:00Z' or '2022-04-01T00:30:00+07:00', got {_brief(text)}", "ts")
-    fraction = (match.group(7) or "")[:7]  # datetime keeps microseconds
-    offset = match.group(8).upper().replace("Z", "+00:00")
+    fraction = match.group(7) or ""
     try:
-        parsed = datetime.fromisoformat(f"{text[:19].replace(' ', 'T').replace('t', 'T')}{fraction}{offset}")
+        if text[10] == "T" and match.group(8) != "z" and len(fraction) <= 7:
+            parsed = datetime.fromisoformat(text)  # the common form, as sent
+        else:  # datetime keeps microseconds; fromisoformat wants 'T' and an upper-case 'Z'
+            offset = match.group(8).upper().replace("Z", "+00:00")
+            parsed = datetime.fromisoformat(f"{text[:19].replace(' ', 'T').replace('t', 'T')}{fraction[:7]}{offset}")
     except ValueError as exc:
         raise Rejection(Reason.INVALID_FIELD, f"ts: not a valid date and time: {exc}", "ts") from None
     parsed = parsed.astimezone(UTC)
