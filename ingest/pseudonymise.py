@@ -65,6 +65,7 @@ class KeyStore:
         with self._lock:
             cached = self._keys.get((platform, month))
             if cached is None:
+                self.check_open(month)  # sealing empties the cache, so a sealed month always lands here
                 cached = self._load_or_create(platform, month)
                 self._keys[(platform, month)] = cached
             return cached

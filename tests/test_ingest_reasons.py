@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import orjson
 import pytest
 import time_machine
 
-from ingest.reasons import Reason
+from ingest.reasons import Reason, Rejection
+from ingest.validate import Event
 from queries.store import Store
 from tests.factories import ADMIN, NDJSON, Api, api_on_fresh_store, event, ndjson, running_api, scalar
 
@@ -240,6 +242,23 @@ def test_month_sealed(api: Api, vng: dict[str, str], store: Store) -> None:
     assert [(r["index"], r["event_id"], r["reason"]) for r in again["rejected"]] == [
         (0, stored_before["event_id"], "month_sealed")]
     assert scalar(store, "SELECT count() FROM events WHERE day < '2022-02-01'") == 1
+
+
+def test_a_request_that_read_the_watermark_before_a_seal_is_still_refused(api: Api, vng: dict[str, str],
+                                                                         store: Store) -> None:
+    """The watermark is read once per request; a seal in the middle of a request must not let its later
+    rows of a just-sealed month through (nor create a new key for that month)."""
+    assert post(api, vng, [event(ts="2022-01-10T09:00:00+07:00")])["accepted"] == 1
+    services = api.services
+    read_before_the_seal = services.pseudonym_keys.sealed_before()
+    assert read_before_the_seal == date.min
+    assert api.client.post("/v1/admin/seal", json={"before": "2022-02"}, headers=ADMIN).status_code == 200
+    january = Event("123e4567-e89b-12d3-a456-426614174000", "zalo", "someone", "session",
+                    datetime(2022, 1, 20, 2, tzinfo=UTC), 60, 0, "VN", "", "")
+    with pytest.raises(Rejection) as refused:
+        services.ingestor.pseudonymise(january, read_before_the_seal)
+    assert refused.value.reason == Reason.MONTH_SEALED
+    assert scalar(store, "SELECT count() FROM pseudonym_keys WHERE month < '2022-02-01'") == 0
 
 
 def test_seal_needs_admin_and_a_month(api: Api, vng: dict[str, str]) -> None:
