@@ -66,7 +66,6 @@ class _Prepared:
 
     token: str
     data: bytes | None  # the insert block, None when every event of the group was a duplicate
-    inserted: frozenset[tuple[str, int]]
     relied_on: tuple[str, ...]  # in-flight groups whose events this group counted as already stored
     futures: list[Future[WriteResult]]
     results: list[WriteResult]
@@ -168,7 +167,7 @@ class Writer:
         if inserted:
             with self._inflight_lock:
                 self._inflight[token] = inserted
-        return _Prepared(token, data, inserted, tuple(relied_on), futures, results)
+        return _Prepared(token, data, tuple(relied_on), futures, results)
 
     # -- commit thread -------------------------------------------------------------------------
     def _commit_loop(self) -> None:
