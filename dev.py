@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 STAMP = VENV / ".vnmeter-installed"
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "ingest/_fast.c")  # a change re-installs (and rebuilds the C part)
 
 
 def ensure_env() -> None:
-    """Create .venv and install the project with its dev extras when pyproject.toml changed."""
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """Create .venv and install the project with its dev extras when its build inputs changed."""
+    wanted = hashlib.sha256(b"".join((ROOT / name).read_bytes() for name in BUILD_INPUTS)).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not (BIN / "python").exists():

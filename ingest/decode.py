@@ -69,20 +69,25 @@ def inflate(body: bytes, content_encoding: str | None) -> bytes:
     return bytes(data)
 
 
-def rows(body: bytes, content_type: str | None, content_encoding: str | None) -> list[RawRow]:
-    """Split a request into rows. JSON must be one array; NDJSON is one object per non-blank line."""
+def read(body: bytes, content_type: str | None, content_encoding: str | None) -> tuple[bool, bytes]:
+    """Check the media type and inflate the body; returns (is NDJSON, the inflated body)."""
     kind = media_type(content_type)
     if kind not in JSON_TYPES and kind not in NDJSON_TYPES:
         raise RequestRejected(
             415, f"Content-Type {content_type!r} is not supported; use application/json or application/x-ndjson"
         )
-    data = inflate(body, content_encoding)
-    if kind in JSON_TYPES:
-        return _json_array(data)
-    return _ndjson(data)
+    return kind in NDJSON_TYPES, inflate(body, content_encoding)
 
 
-def _json_array(data: bytes) -> list[RawRow]:
+def rows(body: bytes, content_type: str | None, content_encoding: str | None) -> list[RawRow]:
+    """Split a request into rows. JSON must be one array; NDJSON is one object per non-blank line."""
+    is_ndjson, data = read(body, content_type, content_encoding)
+    if is_ndjson:
+        return [parse_line(line) for line in ndjson_lines(data)]
+    return json_array(data)
+
+
+def json_array(data: bytes) -> list[RawRow]:
     # An array of millions of tiny values fits in the size limit but would cost gigabytes once parsed:
     # no array of MAX_EVENTS_PER_REQUEST events has this many commas, so refuse before parsing.
     if data.count(b",") > MAX_COMMAS_PER_EVENT * MAX_EVENTS_PER_REQUEST:
@@ -97,7 +102,8 @@ def _json_array(data: bytes) -> list[RawRow]:
     return [RawRow(value) for value in parsed]
 
 
-def _ndjson(data: bytes) -> list[RawRow]:
+def ndjson_lines(data: bytes) -> list[bytes]:
+    """The non-blank lines of an NDJSON body, unparsed; a row's index is its place in this list."""
     lines, count = [], 0
     for match in NON_BLANK_LINE.finditer(data):  # never materialises the blank lines
         count += 1
@@ -107,13 +113,14 @@ def _ndjson(data: bytes) -> list[RawRow]:
             raise RequestRejected(413, f"more than {2 * MAX_EVENTS_PER_REQUEST} events in one request; "
                                        f"the limit is {MAX_EVENTS_PER_REQUEST}")
     _check_count(count)
-    out = []
-    for line in lines:
-        try:
-            out.append(RawRow(orjson.loads(line)))
-        except orjson.JSONDecodeError as exc:
-            out.append(RawRow(error=f"line is not valid JSON: {exc}"))
-    return out
+    return lines
+
+
+def parse_line(line: bytes) -> RawRow:
+    try:
+        return RawRow(orjson.loads(line))
+    except orjson.JSONDecodeError as exc:
+        return RawRow(error=f"line is not valid JSON: {exc}")
 
 
 def _check_count(count: int) -> None:

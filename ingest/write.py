@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from ingest.fastpath import StoredRow
 from queries.store import IntArray, Store
 
 log = logging.getLogger("vnmeter")
@@ -30,7 +31,7 @@ GROUP_MAX_ROWS = 50_000
 DONE_FLUSH_S = 0.5
 FAILED_TOKENS_KEPT = 64
 INGEST_TABLE = "events_ingest"
-INGEST_FORMAT = "JSONCompactColumns"
+INGEST_FORMAT = "JSONCompactEachRow"
 INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "day", "duration_s", "bytes",
                   "country", "province", "os")
 
@@ -52,6 +53,12 @@ class StoredEvent:
     country: str
     province: str
     os: str
+
+    def row(self) -> StoredRow:
+        """The stored row the writer takes; the line is what the C fast path writes for the same event."""
+        return self.platform, self.id128, orjson.dumps([
+            self.platform, self.event_id, self.user_pseudo_hex, self.type, self.ts_ms, self.day, self.duration_s,
+            self.bytes, self.country, self.province, self.os])
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,7 @@ class Writer:
         self.store = store
         self.max_rows = max_rows
         self.done_flush_s = done_flush_s
-        self._queue: queue.Queue[tuple[list[StoredEvent], Future[WriteResult]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[list[StoredRow], Future[WriteResult]] | None] = queue.Queue()
         self._committing: queue.Queue[_Prepared | None] = queue.Queue(maxsize=2)
         self._inflight: dict[str, frozenset[tuple[str, int]]] = {}
         self._inflight_lock = threading.Lock()
@@ -97,13 +104,18 @@ class Writer:
         for thread in self._threads:
             thread.start()
 
-    def write(self, events: list[StoredEvent]) -> WriteResult:
-        """Store `events` exactly once; returns after they are in ClickHouse."""
-        if not events:
-            return WriteResult(0, 0)
+    def submit(self, rows: list[StoredRow]) -> Future[WriteResult]:
+        """Queue `rows` for storing exactly once; the future completes once they are in ClickHouse."""
         future: Future[WriteResult] = Future()
-        self._queue.put((events, future))
-        return future.result()
+        if rows:
+            self._queue.put((rows, future))
+        else:
+            future.set_result(WriteResult(0, 0))
+        return future
+
+    def write(self, rows: list[StoredRow]) -> WriteResult:
+        """Store `rows` exactly once; returns after they are in ClickHouse."""
+        return self.submit(rows).result()
 
     def close(self) -> None:
         self._queue.put(None)
@@ -131,16 +143,16 @@ class Writer:
                 rows += len(nxt[0])
             futures = [future for _, future in group]
             try:
-                prepared = self._prepare([events for events, _ in group], futures)
+                prepared = self._prepare([rows for rows, _ in group], futures)
             except Exception as exc:
                 for future in futures:
                     future.set_exception(exc)
             else:
                 self._committing.put(prepared)
 
-    def _prepare(self, batches: Sequence[list[StoredEvent]], futures: list[Future[WriteResult]]) -> _Prepared:
+    def _prepare(self, batches: Sequence[list[StoredRow]], futures: list[Future[WriteResult]]) -> _Prepared:
         """`dedupe` the group against stored and in-flight events, then journal its block."""
-        keys = {(e.platform, e.id128) for events in batches for e in events}
+        keys = {(platform, id128) for rows in batches for platform, id128, _ in rows}
         with self._inflight_lock:  # taken before the lookup: a group leaves it only once it is stored
             inflight = list(self._inflight.items())
         claimed = self._stored_ids(keys)
@@ -150,23 +162,24 @@ class Writer:
             if overlap:
                 claimed |= overlap
                 relied_on.append(token)
-        to_insert: list[StoredEvent] = []
+        to_insert: list[bytes] = []
+        inserted: set[tuple[str, int]] = set()
         results = []
-        for events in batches:
+        for rows in batches:
             accepted = 0
-            for event in events:
-                key = (event.platform, event.id128)
+            for platform, id128, line in rows:
+                key = (platform, id128)
                 if key not in claimed:
                     claimed.add(key)
-                    to_insert.append(event)
+                    inserted.add(key)
+                    to_insert.append(line)
                     accepted += 1
-            results.append(WriteResult(accepted, len(events) - accepted))
+            results.append(WriteResult(accepted, len(rows) - accepted))
         token = uuid.uuid4().hex
-        data = self._journal(token, to_insert) if to_insert else None
-        inserted = frozenset((e.platform, e.id128) for e in to_insert)
+        data = self._journal(token, b"\n".join(to_insert)) if to_insert else None
         if inserted:
             with self._inflight_lock:
-                self._inflight[token] = inserted
+                self._inflight[token] = frozenset(inserted)
         return _Prepared(token, data, tuple(relied_on), futures, results)
 
     # -- commit thread -------------------------------------------------------------------------
@@ -231,22 +244,8 @@ class Writer:
         # a stored id of another platform in the group also matches the IN clauses; keep exact pairs only
         return {(platform, int(id128)) for platform, id128 in rows} & keys
 
-    def _journal(self, token: str, events: list[StoredEvent]) -> bytes:
-        """Serialise the insert block and store it under its token (see 0006_exactly_once.sql)."""
-        columns = [
-            [e.platform for e in events],
-            [e.event_id for e in events],
-            [e.user_pseudo_hex for e in events],
-            [e.type for e in events],
-            [e.ts_ms for e in events],
-            [e.day for e in events],
-            [e.duration_s for e in events],
-            [e.bytes for e in events],
-            [e.country for e in events],
-            [e.province for e in events],
-            [e.os for e in events],
-        ]
-        data = orjson.dumps(columns)
+    def _journal(self, token: str, data: bytes) -> bytes:
+        """Store the insert block under its token (see 0006_exactly_once.sql)."""
         self.store.insert("ingest_journal", [[token, list(INGEST_COLUMNS), INGEST_FORMAT, data, datetime.now(UTC)]],
                           ["token", "columns", "format", "data", "created_at"])
         return data

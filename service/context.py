@@ -51,7 +51,7 @@ def build(settings: Settings, store: Store) -> Services:
     if recovered:
         log.warning("finished %d ingestion inserts left incomplete by an earlier stop", recovered)
     services = Services(settings, store, keys, registry, pseudonym_keys, writer,
-                        Ingestor(registry, pseudonym_keys, writer, settings.zone),
+                        Ingestor(registry, pseudonym_keys, writer, settings.zone, fast_path=settings.fast_path),
                         RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))
     if env_admin is None and not keys.has_admin():
         bootstrap_admin_key(keys, settings.data_dir)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 
 from ingest.write import INGEST_COLUMNS, INGEST_FORMAT, Writer
 from queries.store import Store
 
 
 def block(rows: list[tuple]) -> bytes:
-    return orjson.dumps([list(column) for column in zip(*rows, strict=True)])
+    return b"\n".join(orjson.dumps(list(row)) for row in rows)
 
 
 # platform, event_id, pseudonym (hex), type, ts_ms, day (days since 1970), duration_s, bytes, country, province, os
@@ -38,13 +39,16 @@ def figures(store: Store) -> tuple:
 COMPLETE = ((3, 105, 1750), 3, (3, 105, 1750), 2)
 
 
-def journal(store: Store, token: str, data: bytes) -> None:
-    store.insert("ingest_journal", [[token, list(INGEST_COLUMNS), INGEST_FORMAT, data, datetime.now(UTC)]],
+def journal(store: Store, token: str, data: bytes, fmt: str = INGEST_FORMAT) -> None:
+    store.insert("ingest_journal", [[token, list(INGEST_COLUMNS), fmt, data, datetime.now(UTC)]],
                  ["token", "columns", "format", "data", "created_at"])
 
 
-def test_journalled_insert_that_never_ran_is_replayed_once(store: Store) -> None:
-    journal(store, "t-never-ran", block(ROWS))  # the process died right after journalling
+@pytest.mark.parametrize("fmt", [INGEST_FORMAT, "JSONCompactColumns"])
+def test_journalled_insert_that_never_ran_is_replayed_once(store: Store, fmt: str) -> None:
+    """Also for journals left by the version that wrote JSONCompactColumns blocks (finished after an upgrade)."""
+    data = block(ROWS) if fmt == INGEST_FORMAT else orjson.dumps([list(c) for c in zip(*ROWS, strict=True)])
+    journal(store, "t-never-ran", data, fmt)  # the process died right after journalling
     writer = Writer(store)
     try:
         assert writer.recover() == 1

@@ -15,19 +15,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
+from ingest.fastpath import StoredRow
 from ingest.write import StoredEvent, Writer, WriteResult
 from queries.store import Store
 
 DAY_2022_04_01 = 19083  # days since 1970-01-01
 
 
-def stored(n: int, duration_s: int = 10, base: int = 0xABC) -> list[StoredEvent]:
+def stored(n: int, duration_s: int = 10, base: int = 0xABC) -> list[StoredRow]:
     """`n` events of 2022-04-01 (Vietnam), ids numbered from `base`."""
     out = []
     for i in range(n):
         event_id = uuid.UUID(int=(base << 64) + i, version=4)
         out.append(StoredEvent("zalo", str(event_id), event_id.int, f"{base + i:032x}", "session",
-                               1_648_785_600_000 + i, DAY_2022_04_01, duration_s, 100, "VN", "", "ios"))
+                               1_648_785_600_000 + i, DAY_2022_04_01, duration_s, 100, "VN", "", "ios").row())
     return out
 
 
@@ -61,8 +62,8 @@ def figures(store: Store) -> tuple:
     return store.rows("SELECT count(), sum(duration_s), uniqExact(event_id) FROM events")[0]
 
 
-def submit_while_first_insert_is_open(writer: GatedWriter, pool: ThreadPoolExecutor, first: list[StoredEvent],
-                                      second: list[StoredEvent]) -> tuple[Future[WriteResult], Future[WriteResult]]:
+def submit_while_first_insert_is_open(writer: GatedWriter, pool: ThreadPoolExecutor, first: list[StoredRow],
+                                      second: list[StoredRow]) -> tuple[Future[WriteResult], Future[WriteResult]]:
     a = pool.submit(writer.write, first)
     assert writer.entered.wait(timeout=30)  # group k is in its insert, not yet in ClickHouse
     b = pool.submit(writer.write, second)

@@ -3,6 +3,8 @@ endpoint by `service.limits.RequestLimits`; `ingest.decode` checks them again fo
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -18,6 +20,7 @@ router = APIRouter(tags=["events"])
 async def post_events(request: Request, who: Principal = Depends(vendor_only)) -> Response:
     body = await request.body()
     assert who.vendor is not None
-    result = await run_in_threadpool(services(request).ingestor.ingest, body, request.headers.get("content-type"),
-                                     request.headers.get("content-encoding"), who.vendor)
+    pending = await run_in_threadpool(services(request).ingestor.submit, body, request.headers.get("content-type"),
+                                      request.headers.get("content-encoding"), who.vendor)
+    result = await asyncio.wrap_future(pending)  # waits for the writer without holding a worker thread
     return Response(orjson.dumps(result.as_dict()), media_type="application/json")
