@@ -162,19 +162,12 @@ class Writer:
             if overlap:
                 claimed |= overlap
                 relied_on.append(token)
-        to_insert: list[bytes] = []
-        inserted: set[tuple[str, int]] = set()
-        results = []
-        for rows in batches:
-            accepted = 0
-            for platform, id128, line in rows:
-                key = (platform, id128)
-                if key not in claimed:
-                    claimed.add(key)
-                    inserted.add(key)
-                    to_insert.append(line)
-                    accepted += 1
-            results.append(WriteResult(accepted, len(rows) - accepted))
+        if not claimed and len(keys) == sum(map(len, batches)):  # the common case: no repeat anywhere
+            to_insert = [line for rows in batches for _, _, line in rows]
+            inserted = keys
+            results = [WriteResult(len(rows), 0) for rows in batches]
+        else:
+            to_insert, inserted, results = _first_arrivals(batches, claimed)
         token = uuid.uuid4().hex
         data = self._journal(token, b"\n".join(to_insert)) if to_insert else None
         if inserted:
@@ -265,3 +258,22 @@ class Writer:
             self._insert_once(token, columns, fmt, data if isinstance(data, bytes) else data.encode())
             self.store.insert("ingest_journal_done", [[token, datetime.now(UTC)]], ["token", "done_at"])
         return len(pending)
+
+
+def _first_arrivals(batches: Sequence[list[StoredRow]], claimed: set[tuple[str, int]]
+                    ) -> tuple[list[bytes], set[tuple[str, int]], list[WriteResult]]:
+    """The lines to insert (the first arrival of each unclaimed id), their ids, and each batch's counts."""
+    to_insert: list[bytes] = []
+    inserted: set[tuple[str, int]] = set()
+    results = []
+    for rows in batches:
+        accepted = 0
+        for platform, id128, line in rows:
+            key = (platform, id128)
+            if key not in claimed:
+                claimed.add(key)
+                inserted.add(key)
+                to_insert.append(line)
+                accepted += 1
+        results.append(WriteResult(accepted, len(rows) - accepted))
+    return to_insert, inserted, results
