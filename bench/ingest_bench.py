@@ -5,7 +5,9 @@
    concurrent clients; the rate counts only acknowledged (200) events and the wall time of the posts.
 3. Stops the service and, in this process, inserts the same events (same batches, already in stored
    form) into a fresh chDB directory with the same schema via `INSERT ... FORMAT JSONEachRow`.
-4. Prints both rates and their ratio (target: API >= 0.5 x engine).
+4. Prints both rates and their ratio (target: API >= 0.5 x engine), and the CPU time each path used per
+   event (the service process while posting; the engine's process while inserting), which moves less
+   than the rates when other jobs share the machine.
 
     python bench/ingest_bench.py [--events 1000000] [--clients 8] [--batch 1000]
 """
@@ -16,6 +18,7 @@ import argparse
 import gzip
 import os
 import random
+import resource
 import shutil
 import socket
 import subprocess
@@ -65,7 +68,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_api(batches: list[bytes], clients: int, data_dir: Path) -> tuple[float, int, int]:
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_api(batches: list[bytes], clients: int, data_dir: Path) -> tuple[float, float, int, int]:
     port = free_port()
     env = {**os.environ, "VNMETER_DATA_DIR": str(data_dir), "VNMETER_ADMIN_KEY": ADMIN_KEY,
            "VNMETER_RATE_LIMIT_RPS": "100000", "VNMETER_RATE_LIMIT_BURST": "100000"}
@@ -103,13 +117,13 @@ def run_api(batches: list[bytes], clients: int, data_dir: Path) -> tuple[float, 
                         failures[index] += 1
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), process_cpu_s(server.pid)
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        elapsed = time.perf_counter() - began
-        return elapsed, sum(accepted), sum(failures)
+        elapsed, cpu = time.perf_counter() - began, process_cpu_s(server.pid) - cpu_began
+        return elapsed, cpu, sum(accepted), sum(failures)
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -130,27 +144,28 @@ def stored_rows(events: list[dict]) -> list[bytes]:
     return lines
 
 
-def run_engine(lines: list[bytes], batch: int, data_dir: Path) -> float:
+def run_engine(lines: list[bytes], batch: int, data_dir: Path) -> tuple[float, float]:
     from queries.migrate import migrate
     from queries.store import open_store
 
     store = open_store(f"chdb://{data_dir}", data_dir)
     migrate(store)
     blocks = [b"\n".join(lines[i:i + batch]) for i in range(0, len(lines), batch)]
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), own_cpu_s()
     for block in blocks:
         store.client.raw_insert("events", insert_block=block, fmt="JSONEachRow")
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, own_cpu_s() - cpu_began
     assert store.command("SELECT count() FROM events") == len(lines)
     store.close()
-    return elapsed
+    return elapsed, cpu
 
 
-def run_engine_subprocess(count: int, batch: int, data_dir: Path) -> float:
+def run_engine_subprocess(count: int, batch: int, data_dir: Path) -> tuple[float, float]:
     """chDB hosts one directory per process, so each engine run gets a process of its own."""
     out = subprocess.run([sys.executable, __file__, "--engine-only", str(data_dir), "--events", str(count),
                           "--batch", str(batch)], check=True, capture_output=True, text=True).stdout
-    return float(out.strip().splitlines()[-1])
+    elapsed, cpu = out.strip().splitlines()[-1].split()
+    return float(elapsed), float(cpu)
 
 
 def main() -> None:
@@ -161,7 +176,7 @@ def main() -> None:
     parser.add_argument("--engine-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.engine_only:
-        print(run_engine(stored_rows(generate(args.events)), args.batch, args.engine_only))
+        print(*run_engine(stored_rows(generate(args.events)), args.batch, args.engine_only))
         return
     work = Path(tempfile.mkdtemp(prefix="vnmeter-bench-"))
     try:
@@ -170,9 +185,9 @@ def main() -> None:
         batches = [gzip.compress(b"\n".join(orjson.dumps(e) for e in events[i:i + args.batch]))
                    for i in range(0, len(events), args.batch)]
         lines = events  # the engine runs regenerate the same events (same seed) in their own processes
-        api_s, accepted, failures = run_api(batches, args.clients, work / "api")
-        engine_small_s = run_engine_subprocess(args.events, args.batch, work / "engine-small")
-        engine_large_s = run_engine_subprocess(args.events, LARGE_BLOCK, work / "engine-large")
+        api_s, api_cpu, accepted, failures = run_api(batches, args.clients, work / "api")
+        engine_small_s, small_cpu = run_engine_subprocess(args.events, args.batch, work / "engine-small")
+        engine_large_s, large_cpu = run_engine_subprocess(args.events, LARGE_BLOCK, work / "engine-large")
         api_rate = accepted / api_s
         small_rate, large_rate = len(lines) / engine_small_s, len(lines) / engine_large_s
         engine_rate = max(small_rate, large_rate)
@@ -182,6 +197,10 @@ def main() -> None:
         print(f"engine JSONEachRow, {args.batch:,}-row inserts:   {engine_small_s:.1f} s = {small_rate:,.0f} rows/s")
         print(f"engine JSONEachRow, {LARGE_BLOCK:,}-row inserts: {engine_large_s:.1f} s = {large_rate:,.0f} rows/s")
         print(f"ratio API / faster engine figure: {api_rate / engine_rate:.2f} (target >= 0.50)")
+        per_event = 1e6 / len(lines)
+        print(f"CPU per event:     API service {api_cpu * per_event:.1f} us, engine {args.batch:,}-row inserts "
+              f"{small_cpu * per_event:.1f} us, engine {LARGE_BLOCK:,}-row inserts {large_cpu * per_event:.1f} us "
+              f"(load average at the end: {os.getloadavg()[0]:.1f})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -93,7 +93,10 @@ class Writer:
         self.max_rows = max_rows
         self.done_flush_s = done_flush_s
         self._queue: queue.Queue[tuple[list[StoredRow], Future[WriteResult]] | None] = queue.Queue()
-        self._committing: queue.Queue[_Prepared | None] = queue.Queue(maxsize=2)
+        self._committing: queue.Queue[_Prepared | None] = queue.Queue()
+        # One group is prepared while the one before it is inserted, never more: a group that waited for the
+        # commit thread would leave the requests arriving meanwhile to a smaller group after it.
+        self._slot = threading.Semaphore(1)
         self._inflight: dict[str, frozenset[tuple[str, int]]] = {}
         self._inflight_lock = threading.Lock()
         self._failed: dict[str, BaseException] = {}
@@ -125,6 +128,7 @@ class Writer:
     # -- prepare thread ------------------------------------------------------------------------
     def _prepare_loop(self) -> None:
         while True:
+            self._slot.acquire()  # released when the commit thread takes the group prepared before
             item = self._queue.get()
             if item is None:
                 self._committing.put(None)
@@ -147,6 +151,7 @@ class Writer:
             except Exception as exc:
                 for future in futures:
                     future.set_exception(exc)
+                self._slot.release()
             else:
                 self._committing.put(prepared)
 
@@ -183,6 +188,7 @@ class Writer:
             except queue.Empty:
                 self._flush_done()
                 continue
+            self._slot.release()
             if prepared is None:
                 self._flush_done(force=True)
                 return
