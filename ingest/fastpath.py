@@ -86,7 +86,7 @@ class Scanner:
                  zone: ZoneInfo, key_for: Callable[[str, date], bytes]):
         self.platforms = {platform: platform for platform in platforms}
         self.provinces = provinces
-        self.open_from = month_index(open_from) if open_from > date.min else 0
+        self.open_from = month_index(open_from)
         self.min_us = (EARLIEST_TS - EPOCH) // MICROSECOND
         self.max_us = (now + FUTURE_TOLERANCE - EPOCH) // MICROSECOND
         self.zone = zone_for(zone, now)
