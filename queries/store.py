@@ -232,7 +232,8 @@ class Store:
         Binding 30,000 ids as an Array(UInt128) literal made ClickHouse parse 1.2 MB of decimal text (about
         1.5 us per id); a binary table costs a copy. A server gets the ids as external data of the query
         itself, which a cluster ships to its shards for GLOBAL IN; chDB, which takes no external data, gets
-        them in a temporary table of the calling thread's own connection (so threads never share it)."""
+        them in a temporary table of the calling thread's own connection (so threads never share it), emptied
+        before each use."""
         with self._errors():
             client = self.client
             if not self.target.is_embedded:
@@ -245,10 +246,7 @@ class Store:
                 self._local.id_table = True
             client.command(f"TRUNCATE TABLE {ID_TABLE}")
             client.raw_insert(ID_TABLE, ["id128"], insert_block=ids, fmt="RowBinary")
-            try:
-                return [tuple(row) for row in client.query(sql, parameters=parameters).result_rows]
-            finally:
-                client.command(f"TRUNCATE TABLE {ID_TABLE}")
+            return [tuple(row) for row in client.query(sql, parameters=parameters).result_rows]
 
     def ping(self) -> bool:
         try:

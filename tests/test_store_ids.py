@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ingest.write import STORED_IDS_SQL
+from ingest.write import STORED_IDS_SQL, STORED_IDS_SQL_CLUSTER
 from queries.store import Store, Target
 
 LOOKUP = STORED_IDS_SQL + " ORDER BY id128"
@@ -24,7 +24,7 @@ def test_finds_exactly_the_stored_ids_it_is_given(store: Store) -> None:
     store.insert("event_ids", [["zalo", 1], ["zalo", 2], ["zalo", big], ["momo", 3]], ["platform", "id128"])
     found = store.rows_with_ids(LOOKUP, {"platforms": ["zalo"]}, le(2) + le(3) + le(big) + le(7))
     assert found == [("zalo", 2), ("zalo", big)]  # 3 is stored for momo only, 7 nowhere
-    # the next call sees only its own ids: the table is emptied after each query
+    # the next call sees only its own ids: the table is emptied before each use
     assert store.rows_with_ids(LOOKUP, {"platforms": ["zalo", "momo"]}, le(1)) == [("zalo", 1)]
     assert store.rows_with_ids(LOOKUP, {"platforms": ["zalo"]}, b"") == []
 
@@ -71,8 +71,14 @@ def test_a_server_gets_the_ids_as_external_data_of_the_query(monkeypatch: pytest
         "ingest_ids", ids, "RowBinary", "id128 UInt128")
 
 
-def test_the_writers_lookup_parses_as_clickhouse_sql(store: Store) -> None:
-    formatted = store.command("SELECT formatQuery({sql:String})", {"sql": STORED_IDS_SQL})
+@pytest.mark.parametrize(("sql", "operator"), [(STORED_IDS_SQL, "IN"), (STORED_IDS_SQL_CLUSTER, "GLOBAL IN")])
+def test_the_writers_lookups_parse_as_clickhouse_sql(store: Store, sql: str, operator: str) -> None:
+    formatted = store.command("SELECT formatQuery({sql:String})", {"sql": sql})
     assert " ".join(formatted.replace("\\n", " ").split()) == (
         "SELECT platform, id128 FROM event_ids WHERE (platform IN ({platforms:Array(String)})) "
-        "AND (id128 GLOBAL IN ( SELECT id128 FROM ingest_ids ))")
+        f"AND (id128 {operator} ( SELECT id128 FROM ingest_ids ))")
+
+
+def test_the_cluster_lookup_runs_on_one_server_too(store: Store) -> None:
+    store.insert("event_ids", [["zalo", 4]], ["platform", "id128"])
+    assert store.rows_with_ids(STORED_IDS_SQL_CLUSTER, {"platforms": ["zalo"]}, le(4) + le(5)) == [("zalo", 4)]
