@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gc
 import json
 import os
 import sys
@@ -26,7 +25,6 @@ from queries.store import Store, StoreError, StoreLocked
 from service.settings import Settings
 
 SERVICE_FILE = "service.json"
-GC_YOUNG_THRESHOLD = 50_000
 PLATFORM_COLUMNS = ("platform_id", "name", "vendor", "origin", "category", "kind", "province")
 
 
@@ -91,11 +89,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     service_file.write_text(json.dumps({"url": f"http://{host}:{args.port}", "pid": os.getpid()}))
     where = store.describe() if store else settings.target.dsn.split("@")[-1]
     print(f"vnmeter: serving on http://{args.host}:{args.port} with data in {where}", flush=True)
-    # Ingestion allocates a tuple per event; with the default threshold (700) the cyclic collector ran
-    # several times per request and took about 4% of the service's CPU (perf). Objects from start-up
-    # are moved out of its way, and it runs after every GC_YOUNG_THRESHOLD allocations instead.
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     try:
         uvicorn.run(create_app(settings, store), host=args.host, port=args.port, log_level="info",
                     timeout_keep_alive=5)
