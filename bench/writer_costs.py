@@ -1,0 +1,155 @@
+"""What the writer's ClickHouse steps cost, each on its own, on a fresh chDB directory with the real schema.
+
+    python bench/writer_costs.py lookup [--stored 1000000] [--ids 32000]
+    python bench/writer_costs.py insert [--rows 800000] [--groups 8000,32000,100000]
+    python bench/writer_costs.py part
+
+`lookup`: one dedup lookup of a group's ids against `event_ids`, the ids bound as an `Array(UInt128)`
+literal (how the writer did it before) and as a binary table (`Store.rows_with_ids`, how it does it now),
+plus the cost of parsing the bound array alone. `insert`: CPU per row of inserting the same rows into
+`events_ingest` (and every view on it) in groups of each size. `part`: the fixed cost of one small insert
+into a plain MergeTree table, into one with three partitions, and into `events_ingest` with every view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ingest.write import INGEST_COLUMNS, INGEST_FORMAT, STORED_IDS_SQL  # noqa: E402
+from queries.migrate import migrate  # noqa: E402
+from queries.store import Store, open_store  # noqa: E402
+
+PLATFORMS = [f"bench-app-{i:02d}" for i in range(20)]
+
+
+class BoundText:
+    """A parameter value sent as written (the writer's former `IntArray`): the server parses it as the
+    declared type, here Array(UInt128)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(label: str, run: Callable[[], Any], repeat: int, per: int, unit: str) -> None:
+    began, cpu_began = time.perf_counter(), cpu_s()
+    for _ in range(repeat):
+        run()
+    wall, cpu = (time.perf_counter() - began) / repeat, (cpu_s() - cpu_began) / repeat
+    print(f"{label:<44} {wall * 1e3:8.1f} ms wall {cpu * 1e3:8.1f} ms CPU  ({cpu / per * 1e6:.2f} us CPU per {unit})")
+
+
+def fresh_store(work: Path, database: str = "vnmeter") -> Store:
+    """A migrated database; chDB hosts one directory per process, so every run here shares `work`."""
+    store = open_store(f"chdb://{work}", work, database)
+    migrate(store)
+    return store
+
+
+def lookup(store: Store, stored: int, ids: int) -> None:
+    store.command(
+        "INSERT INTO event_ids SELECT concat('bench-app-', leftPad(toString(number % 20), 2, '0')), "
+        "reinterpretAsUInt128(generateUUIDv4()) FROM numbers({n:UInt64})", {"n": stored})
+    store.command("OPTIMIZE TABLE event_ids FINAL")
+    rng = random.Random(3)
+    keys = [(rng.choice(PLATFORMS), rng.getrandbits(128)) for _ in range(ids)]
+    platforms = sorted({platform for platform, _ in keys})
+    literal = BoundText("[" + ",".join(str(value) for _, value in keys) + "]")
+    blob = b"".join(value.to_bytes(16, "little") for _, value in keys)
+    print(f"{ids:,} ids (none stored) against {stored:,} stored ids, mean of 5:")
+    timed("bound Array(UInt128) literal", lambda: store.rows(
+        "SELECT platform, id128 FROM event_ids WHERE platform IN {platforms:Array(String)} "
+        "AND id128 IN {ids:Array(UInt128)}", {"platforms": platforms, "ids": literal}), 5, ids, "id")
+    timed("  of which parsing the literal", lambda: store.rows(
+        "SELECT length({ids:Array(UInt128)})", {"ids": literal}), 5, ids, "id")
+    timed("binary table (Store.rows_with_ids)", lambda: store.rows_with_ids(
+        STORED_IDS_SQL, {"platforms": platforms}, blob), 5, ids, "id")
+
+
+def stored_lines(count: int) -> list[bytes]:
+    rng = random.Random(1)
+    lines = []
+    for _ in range(count):
+        ts_ms = 1_640_995_200_000 + rng.randrange(90 * 86_400) * 1000
+        lines.append(orjson.dumps([
+            rng.choice(PLATFORMS), str(uuid.UUID(int=rng.getrandbits(128), version=4)), f"{rng.getrandbits(128):032x}",
+            "session", ts_ms, (ts_ms // 1000 + 7 * 3600) // 86_400, rng.randrange(3600), rng.randrange(10**8), "VN",
+            "", "android"]))
+    return lines
+
+
+def insert(work: Path, rows: int, groups: list[int]) -> None:
+    lines = stored_lines(rows)
+    print(f"{rows:,} stored rows (3 months, 20 platforms) into events_ingest and every view, by group size:")
+    for size in groups:
+        store = fresh_store(work, f"insert_{size}")
+        blocks = [b"\n".join(lines[i:i + size]) for i in range(0, rows, size)]
+        def insert_all(store: Store = store, blocks: list[bytes] = blocks) -> None:
+            for block in blocks:
+                store.raw_insert("events_ingest", INGEST_COLUMNS, block, INGEST_FORMAT)
+
+        timed(f"groups of {size:,} rows ({len(blocks)} inserts)", insert_all, 1, rows, "row")
+        store.command(f"DROP DATABASE insert_{size}")
+        store.close()
+
+
+def part(store: Store) -> None:
+    store.command("CREATE TABLE plain (a UInt64, b String) ENGINE = MergeTree ORDER BY a")
+    store.command("CREATE TABLE three (a UInt64, b String) ENGINE = MergeTree ORDER BY a PARTITION BY a % 3")
+    block = b"\n".join(b'[%d,"x"]' % i for i in range(10))
+    events = b"\n".join(stored_lines(10))
+    print("one 10-row insert, mean of 200:")
+    timed("plain MergeTree (1 part)", lambda: store.raw_insert("plain", ["a", "b"], block, "JSONCompactEachRow"),
+          200, 1, "insert")
+    timed("MergeTree, 3 partitions (3 parts)",
+          lambda: store.raw_insert("three", ["a", "b"], block, "JSONCompactEachRow"), 200, 1, "insert")
+    timed("events_ingest and every view", lambda: store.raw_insert("events_ingest", INGEST_COLUMNS, events,
+                                                                    INGEST_FORMAT), 200, 1, "insert")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["lookup", "insert", "part"])
+    parser.add_argument("--stored", type=int, default=1_000_000)
+    parser.add_argument("--ids", type=int, default=32_000)
+    parser.add_argument("--rows", type=int, default=800_000)
+    parser.add_argument("--groups", default="8000,32000,100000")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="vnmeter-writer-costs-"))
+    try:
+        if args.what == "insert":
+            insert(work, args.rows, [int(size) for size in args.groups.split(",")])
+            return
+        store = fresh_store(work)
+        if args.what == "lookup":
+            lookup(store, args.stored, args.ids)
+        else:
+            part(store)
+        store.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
