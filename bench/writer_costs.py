@@ -4,10 +4,13 @@
     python bench/writer_costs.py insert [--rows 800000] [--groups 8000,32000,100000]
     python bench/writer_costs.py part
 
-`lookup`: one dedup lookup of a group's ids against `event_ids`, the ids bound as an `Array(UInt128)`
-literal (how the writer did it before) and as a binary table (`Store.rows_with_ids`, how it does it now),
-plus the cost of parsing the bound array alone. `insert`: CPU per row of inserting the same rows into
-`events_ingest` (and every view on it) in groups of each size. `part`: the fixed cost of one small insert
+`lookup`: one dedup lookup of a group's ids against `event_ids`: the ids bound as an `Array(UInt128)`
+literal (what the writer does), the cost of parsing that literal alone, and two alternatives that send the
+ids as a binary table instead (a temporary table of ids, and one of (platform, id) pairs). Run it with
+several --stored sizes: which is cheapest depends on the size of the table.
+
+`insert`: CPU per row of inserting the same rows into `events_ingest` (and every view on it) in groups of
+each size. `part`: the fixed cost of one small insert
 into a plain MergeTree table, into one with three partitions, and into `events_ingest` with every view.
 """
 
@@ -76,15 +79,32 @@ def lookup(store: Store, stored: int, ids: int) -> None:
     keys = [(rng.choice(PLATFORMS), rng.getrandbits(128)) for _ in range(ids)]
     platforms = sorted({platform for platform, _ in keys})
     literal = BoundText("[" + ",".join(str(value) for _, value in keys) + "]")
-    blob = b"".join(value.to_bytes(16, "little") for _, value in keys)
+    client = store.client
+    client.command("CREATE TEMPORARY TABLE ids (id128 UInt128) ENGINE = Memory")
+    client.command("CREATE TEMPORARY TABLE pairs (platform String, id128 UInt128) ENGINE = Memory")
+    prefixes = {platform: bytes([len(platform)]) + platform.encode() for platform in platforms}
+
+    def binary_ids() -> list[tuple[Any, ...]]:
+        client.command("TRUNCATE TABLE ids")
+        client.raw_insert("ids", ["id128"], insert_block=b"".join(v.to_bytes(16, "little") for _, v in keys),
+                          fmt="RowBinary")
+        return store.rows("SELECT platform, id128 FROM event_ids WHERE platform IN {platforms:Array(String)} "
+                          "AND id128 IN (SELECT id128 FROM ids)", {"platforms": platforms})
+
+    def binary_pairs() -> list[tuple[Any, ...]]:
+        client.command("TRUNCATE TABLE pairs")
+        client.raw_insert("pairs", ["platform", "id128"], fmt="RowBinary",
+                          insert_block=b"".join(prefixes[p] + v.to_bytes(16, "little") for p, v in keys))
+        return store.rows("SELECT platform, id128 FROM event_ids WHERE (platform, id128) IN "
+                          "(SELECT platform, id128 FROM pairs)")
+
     print(f"{ids:,} ids (none stored) against {stored:,} stored ids, mean of 5:")
-    timed("bound Array(UInt128) literal", lambda: store.rows(
-        "SELECT platform, id128 FROM event_ids WHERE platform IN {platforms:Array(String)} "
-        "AND id128 IN {ids:Array(UInt128)}", {"platforms": platforms, "ids": literal}), 5, ids, "id")
+    timed("bound Array(UInt128) literal (the writer)", lambda: store.rows(
+        STORED_IDS_SQL, {"platforms": platforms, "ids": literal}), 5, ids, "id")
     timed("  of which parsing the literal", lambda: store.rows(
         "SELECT length({ids:Array(UInt128)})", {"ids": literal}), 5, ids, "id")
-    timed("binary table (Store.rows_with_ids)", lambda: store.rows_with_ids(
-        STORED_IDS_SQL, {"platforms": platforms}, blob), 5, ids, "id")
+    timed("binary table of ids, IN (SELECT ...)", binary_ids, 5, ids, "id")
+    timed("binary table of (platform, id) pairs", binary_pairs, 5, ids, "id")
 
 
 def stored_lines(count: int) -> list[bytes]:

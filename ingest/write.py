@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import orjson
 
 from ingest.fastpath import StoredRow
-from queries.store import Store
+from queries.store import IntArray, Store
 
 log = logging.getLogger("vnmeter")
 
@@ -32,11 +32,11 @@ DONE_FLUSH_S = 0.5
 FAILED_TOKENS_KEPT = 64
 INGEST_TABLE = "events_ingest"
 INGEST_FORMAT = "JSONCompactEachRow"
-STORED_IDS_SQL = ("SELECT platform, id128 FROM event_ids WHERE platform IN {platforms:Array(String)} "
-                  "AND id128 IN (SELECT id128 FROM ingest_ids)")
-# On a cluster `event_ids` is Distributed and its shards need the group's ids: GLOBAL ships them. On one
-# server it would only copy them once more (about 5% of the writer's CPU in bench/ingest_bench.py).
-STORED_IDS_SQL_CLUSTER = STORED_IDS_SQL.replace("id128 IN (", "id128 GLOBAL IN (")
+# The ids are bound as one Array(UInt128) literal. A binary table of ids (a temporary table, or external
+# data on a server) was faster with 1,000,000 stored ids but 2.6 times slower with 50,000,000
+# (bench/writer_costs.py lookup): ClickHouse narrows the literal's set better as the table grows.
+STORED_IDS_SQL = ("SELECT platform, id128 FROM event_ids "
+                  "WHERE platform IN {platforms:Array(String)} AND id128 IN {ids:Array(UInt128)}")
 INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "day", "duration_s", "bytes",
                   "country", "province", "os")
 
@@ -93,10 +93,8 @@ class Writer:
     k's events as a duplicate fails too (its requests answer 503 and their retry stores the events).
     """
 
-    def __init__(self, store: Store, max_rows: int = GROUP_MAX_ROWS, done_flush_s: float = DONE_FLUSH_S,
-                 cluster: bool = False):
+    def __init__(self, store: Store, max_rows: int = GROUP_MAX_ROWS, done_flush_s: float = DONE_FLUSH_S):
         self.store = store
-        self.stored_ids_sql = STORED_IDS_SQL_CLUSTER if cluster else STORED_IDS_SQL
         self.max_rows = max_rows
         self.done_flush_s = done_flush_s
         self._queue: queue.Queue[tuple[list[StoredRow], Future[WriteResult]] | None] = queue.Queue()
@@ -242,8 +240,9 @@ class Writer:
 
     def _stored_ids(self, keys: set[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
         """Which of `keys` are already stored, in one lookup for the whole group."""
-        rows = self.store.rows_with_ids(self.stored_ids_sql, {"platforms": sorted({platform for platform, _ in keys})},
-                                        b"".join(event_id for _, event_id in keys))
+        rows = self.store.rows(STORED_IDS_SQL, {
+            "platforms": sorted({platform for platform, _ in keys}),
+            "ids": IntArray(int.from_bytes(event_id, "little") for _, event_id in keys)})
         # a stored id of another platform in the group also matches the IN clauses; keep exact pairs only
         return {(platform, int(id128).to_bytes(16, "little")) for platform, id128 in rows} & keys
 

@@ -46,7 +46,7 @@ def build(settings: Settings, store: Store) -> Services:
     registry = Registry(store, ttl)
     registry.seed()
     pseudonym_keys = KeyStore(store, ttl)
-    writer = Writer(store, cluster=settings.cluster is not None)
+    writer = Writer(store)
     recovered = writer.recover()
     if recovered:
         log.warning("finished %d ingestion inserts left incomplete by an earlier stop", recovered)

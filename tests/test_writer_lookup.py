@@ -1,0 +1,31 @@
+"""The writer's dedup lookup: which of a group's (platform, event id) pairs are already stored."""
+
+from __future__ import annotations
+
+from ingest.write import STORED_IDS_SQL, Writer
+from queries.store import Store
+
+
+def le(value: int) -> bytes:
+    """An event id as a stored row carries it: its 128-bit value, 16 bytes, least significant first."""
+    return value.to_bytes(16, "little")
+
+
+def test_finds_exactly_the_stored_pairs(store: Store) -> None:
+    big = (1 << 127) + 5  # the top bit set: the 16 bytes must be read as one unsigned value
+    store.insert("event_ids", [["zalo", 1], ["zalo", 2], ["zalo", big], ["momo", 3]], ["platform", "id128"])
+    writer = Writer(store)
+    try:
+        keys = {("zalo", le(2)), ("zalo", le(3)), ("zalo", le(big)), ("zalo", le(7)), ("momo", le(1))}
+        # 3 is stored for momo only, 1 for zalo only, 7 nowhere
+        assert writer._stored_ids(keys) == {("zalo", le(2)), ("zalo", le(big))}
+        assert writer._stored_ids({("momo", le(3))}) == {("momo", le(3))}
+    finally:
+        writer.close()
+
+
+def test_the_lookup_parses_as_clickhouse_sql(store: Store) -> None:
+    formatted = store.command("SELECT formatQuery({sql:String})", {"sql": STORED_IDS_SQL})
+    assert " ".join(formatted.replace("\\n", " ").split()) == (
+        "SELECT platform, id128 FROM event_ids WHERE (platform IN ({platforms:Array(String)})) "
+        "AND (id128 IN ({ids:Array(UInt128)}))")
