@@ -24,9 +24,8 @@ except ImportError:  # pragma: no cover - a machine without a C compiler at inst
     _fast = None
 
 AVAILABLE = _fast is not None
-StoredRow = tuple[str, bytes, bytes]
-"""(platform, the event id's 128-bit value as 16 little-endian bytes — its UInt128 in RowBinary —, the row as
-one JSONCompactEachRow line of `events_ingest`)."""
+StoredRow = tuple[str, int, bytes]
+"""(platform, the event id as an integer, the row as one JSONCompactEachRow line of `events_ingest`)."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)

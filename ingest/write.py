@@ -33,8 +33,8 @@ FAILED_TOKENS_KEPT = 64
 INGEST_TABLE = "events_ingest"
 INGEST_FORMAT = "JSONCompactEachRow"
 # The ids are bound as one Array(UInt128) literal. A binary table of ids (a temporary table, or external
-# data on a server) was faster with 1,000,000 stored ids but 2.6 times slower with 50,000,000
-# (bench/writer_costs.py lookup): ClickHouse narrows the literal's set better as the table grows.
+# data on a server) was faster with 1,000,000 stored ids but took 1,754 ms of CPU against 447 for 32,000 ids
+# with 50,000,000 stored (bench/writer_costs.py lookup).
 STORED_IDS_SQL = ("SELECT platform, id128 FROM event_ids "
                   "WHERE platform IN {platforms:Array(String)} AND id128 IN {ids:Array(UInt128)}")
 INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "day", "duration_s", "bytes",
@@ -44,7 +44,7 @@ INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "d
 @dataclass(slots=True)
 class StoredEvent:
     """An event in stored form: the user is a pseudonym (hex), `ts_ms` epoch milliseconds (UTC),
-    `day` days since 1970-01-01 of the calendar day in the service time zone, `id128` the UUID's 128-bit value."""
+    `day` days since 1970-01-01 of the calendar day in the service time zone, `id128` the UUID's integer."""
 
     platform: str
     event_id: str
@@ -61,7 +61,7 @@ class StoredEvent:
 
     def row(self) -> StoredRow:
         """The stored row the writer takes; the line is what the C fast path writes for the same event."""
-        return self.platform, self.id128.to_bytes(16, "little"), orjson.dumps([
+        return self.platform, self.id128, orjson.dumps([
             self.platform, self.event_id, self.user_pseudo_hex, self.type, self.ts_ms, self.day, self.duration_s,
             self.bytes, self.country, self.province, self.os])
 
@@ -102,7 +102,7 @@ class Writer:
         # One group is prepared while the one before it is inserted, never more: a group that waited for the
         # commit thread would leave the requests arriving meanwhile to a smaller group after it.
         self._slot = threading.Semaphore(1)
-        self._inflight: dict[str, frozenset[tuple[str, bytes]]] = {}
+        self._inflight: dict[str, frozenset[tuple[str, int]]] = {}
         self._inflight_lock = threading.Lock()
         self._failed: dict[str, BaseException] = {}
         self._pending_done: list[str] = []
@@ -162,7 +162,7 @@ class Writer:
 
     def _prepare(self, batches: Sequence[list[StoredRow]], futures: list[Future[WriteResult]]) -> _Prepared:
         """`dedupe` the group against stored and in-flight events, then journal its block."""
-        keys = {(platform, event_id) for rows in batches for platform, event_id, _ in rows}
+        keys = {(platform, id128) for rows in batches for platform, id128, _ in rows}
         with self._inflight_lock:  # taken before the lookup: a group leaves it only once it is stored
             inflight = list(self._inflight.items())
         claimed = self._stored_ids(keys)
@@ -238,13 +238,13 @@ class Writer:
         self._pending_done.clear()
         self._last_done_flush = time.monotonic()
 
-    def _stored_ids(self, keys: set[tuple[str, bytes]]) -> set[tuple[str, bytes]]:
+    def _stored_ids(self, keys: set[tuple[str, int]]) -> set[tuple[str, int]]:
         """Which of `keys` are already stored, in one lookup for the whole group."""
         rows = self.store.rows(STORED_IDS_SQL, {
             "platforms": sorted({platform for platform, _ in keys}),
-            "ids": IntArray(int.from_bytes(event_id, "little") for _, event_id in keys)})
+            "ids": IntArray(id128 for _, id128 in keys)})
         # a stored id of another platform in the group also matches the IN clauses; keep exact pairs only
-        return {(platform, int(id128).to_bytes(16, "little")) for platform, id128 in rows} & keys
+        return {(platform, int(id128)) for platform, id128 in rows} & keys
 
     def _journal(self, token: str, data: bytes) -> bytes:
         """Store the insert block under its token (see 0006_exactly_once.sql)."""
@@ -269,16 +269,16 @@ class Writer:
         return len(pending)
 
 
-def _first_arrivals(batches: Sequence[list[StoredRow]], claimed: set[tuple[str, bytes]]
-                    ) -> tuple[list[bytes], set[tuple[str, bytes]], list[WriteResult]]:
+def _first_arrivals(batches: Sequence[list[StoredRow]], claimed: set[tuple[str, int]]
+                    ) -> tuple[list[bytes], set[tuple[str, int]], list[WriteResult]]:
     """The lines to insert (the first arrival of each unclaimed id), their ids, and each batch's counts."""
     to_insert: list[bytes] = []
-    inserted: set[tuple[str, bytes]] = set()
+    inserted: set[tuple[str, int]] = set()
     results = []
     for rows in batches:
         accepted = 0
-        for platform, event_id, line in rows:
-            key = (platform, event_id)
+        for platform, id128, line in rows:
+            key = (platform, id128)
             if key not in claimed:
                 claimed.add(key)
                 inserted.add(key)

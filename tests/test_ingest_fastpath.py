@@ -100,8 +100,7 @@ def test_plain_line_is_taken_with_the_hand_computed_row() -> None:
     # 1,648,747,800 s since 1970 and .1239 s, floored to milliseconds: 1,648,747,800,123 ms
     key = hashlib.sha256(b"zalo/2022-04-01").digest()
     pseudo = hashlib.blake2b(b"u-1", key=key, digest_size=16).hexdigest()
-    # the id: the UUID's 16 bytes, least significant first (its UInt128 in RowBinary)
-    assert row == ("zalo", bytes.fromhex("2a 00 00 00 00 00 00 80 00 40 00 00 3d 2c 1b 0a"),
+    assert row == ("zalo", 0x0A1B2C3D000040008000_00000000002A,
                    b'["zalo","0a1b2c3d-0000-4000-8000-00000000002a","' + pseudo.encode()
                    + b'","session",1648747800123,19083,60,1000,"VN","","ios"]')
 
