@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import shutil
 import sys
 import tempfile
@@ -32,11 +31,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ingest_bench import PLATFORMS, own_cpu_s  # noqa: E402 - bench/ is this script's own directory
+
 from ingest.write import INGEST_COLUMNS, INGEST_FORMAT, STORED_IDS_SQL  # noqa: E402
 from queries.migrate import migrate  # noqa: E402
 from queries.store import Store, open_store  # noqa: E402
-
-PLATFORMS = [f"bench-app-{i:02d}" for i in range(20)]
 
 
 class BoundText:
@@ -50,16 +49,11 @@ class BoundText:
         return self.text
 
 
-def cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def timed(label: str, run: Callable[[], Any], repeat: int, per: int, unit: str) -> None:
-    began, cpu_began = time.perf_counter(), cpu_s()
+    began, cpu_began = time.perf_counter(), own_cpu_s()
     for _ in range(repeat):
         run()
-    wall, cpu = (time.perf_counter() - began) / repeat, (cpu_s() - cpu_began) / repeat
+    wall, cpu = (time.perf_counter() - began) / repeat, (own_cpu_s() - cpu_began) / repeat
     print(f"{label:<44} {wall * 1e3:8.1f} ms wall {cpu * 1e3:8.1f} ms CPU  ({cpu / per * 1e6:.2f} us CPU per {unit})")
 
 
