@@ -8,8 +8,9 @@
  * steps, which decide and explain it. So the C code never rejects a row: it can only be slower, not
  * different. tests/test_ingest_fastpath.py checks it row for row against the Python steps.
  *
- * Stored row: (platform, id128, line) where `line` is the JSONCompactEachRow form of the events_ingest
- * columns, byte for byte what ingest.write.StoredEvent.row() gives.
+ * Stored row: (platform, id, line) where `id` is the event id's UInt128 value in decimal (a piece of the
+ * writer's lookup literal) and `line` the JSONCompactEachRow form of the events_ingest columns, byte for
+ * byte what ingest.write.StoredEvent.row() gives.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -409,8 +410,8 @@ static PyObject *scan_line(scan_context *ctx, const char *s, Py_ssize_t n) {
     /* event_id: a UUID, lower-cased; id128 is its integer */
     const value *id = &f[F_EVENT_ID];
     if (id->kind != V_STRING || id->n != 36) Py_RETURN_NONE;
-    char event_id[37], hex32[33];
-    int h = 0;
+    char event_id[37];
+    unsigned __int128 id128 = 0;
     for (int k = 0; k < 36; k++) {
         char c = id->s[k];
         if (k == 8 || k == 13 || k == 18 || k == 23) {
@@ -421,9 +422,9 @@ static PyObject *scan_line(scan_context *ctx, const char *s, Py_ssize_t n) {
         int digit = hex_value(c);
         if (digit < 0) Py_RETURN_NONE;
         event_id[k] = "0123456789abcdef"[digit];
-        hex32[h++] = event_id[k];
+        id128 = id128 << 4 | (unsigned)digit;
     }
-    event_id[36] = hex32[32] = '\0';
+    event_id[36] = '\0';
 
     /* platform: one of the vendor's own */
     const value *pv = &f[F_PLATFORM];
@@ -526,22 +527,28 @@ static PyObject *scan_line(scan_context *ctx, const char *s, Py_ssize_t n) {
     const char *line = out.s;
     Py_ssize_t written = out.n;
 
-    PyObject *id128 = PyLong_FromString(hex32, NULL, 16);
-    if (id128 == NULL) return NULL;
+    char decimal[40]; /* 2^128 - 1 has 39 digits */
+    int d = (int)sizeof decimal;
+    do {
+        decimal[--d] = (char)('0' + (int)(id128 % 10));
+        id128 /= 10;
+    } while (id128 != 0);
+    PyObject *id_text = PyUnicode_DecodeASCII(decimal + d, (Py_ssize_t)sizeof decimal - d, NULL);
+    if (id_text == NULL) return NULL;
     PyObject *bytes = PyBytes_FromStringAndSize(line, written);
     if (bytes == NULL) {
-        Py_DECREF(id128);
+        Py_DECREF(id_text);
         return NULL;
     }
     PyObject *row = PyTuple_New(3);
     if (row == NULL) {
-        Py_DECREF(id128);
+        Py_DECREF(id_text);
         Py_DECREF(bytes);
         return NULL;
     }
     Py_INCREF(platform);
     PyTuple_SET_ITEM(row, 0, platform);
-    PyTuple_SET_ITEM(row, 1, id128);
+    PyTuple_SET_ITEM(row, 1, id_text);
     PyTuple_SET_ITEM(row, 2, bytes);
     return row;
 }
@@ -610,7 +617,7 @@ static PyObject *pseudonym(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(lines, platforms, countries, provinces, open_from, min_us, max_us, zone, key_for) -> list\n\n"
-     "The stored row (platform, id128, line) of each line in the plain form, None for the others."},
+     "The stored row (platform, id, line) of each line in the plain form, None for the others."},
     {"pseudonym", pseudonym, METH_VARARGS, "pseudonym(user, key) -> str: keyed BLAKE2b-128, hex (for tests)."},
     {NULL, NULL, 0, NULL}};
 

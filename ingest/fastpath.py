@@ -24,8 +24,10 @@ except ImportError:  # pragma: no cover - a machine without a C compiler at inst
     _fast = None
 
 AVAILABLE = _fast is not None
-StoredRow = tuple[str, int, bytes]
-"""(platform, the event id as an integer, the row as one JSONCompactEachRow line of `events_ingest`)."""
+StoredRow = tuple[str, str, bytes]
+"""(platform, the event id's UInt128 value in decimal, the row as one JSONCompactEachRow line of
+`events_ingest`). The id is text because the writer only ever compares it and splices it into its
+lookup's `Array(UInt128)` literal."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)

@@ -1,6 +1,8 @@
 """The `dedupe` and `write` steps: group commit in two threads, one group behind the other.
 
-Requests hand their pseudonymised events to the writer and wait. The writer takes every batch that
+Requests hand their pseudonymised events to the writer and wait; what the writer needs of each request
+(its keys, its piece of the lookup literal and of the insert block) is computed in the request's own
+thread, so that the writer's serial work per group is a few joins and set unions. The writer takes every batch that
 is waiting (up to GROUP_MAX_ROWS events), drops repeats inside the group (first arrival wins) and
 events whose (platform, event_id) is already stored or in an insert still running, journals the rest
 and inserts them in one INSERT, and only then answers each request with its own accepted and
@@ -61,7 +63,7 @@ class StoredEvent:
 
     def row(self) -> StoredRow:
         """The stored row the writer takes; the line is what the C fast path writes for the same event."""
-        return self.platform, self.id128, orjson.dumps([
+        return self.platform, str(self.id128), orjson.dumps([
             self.platform, self.event_id, self.user_pseudo_hex, self.type, self.ts_ms, self.day, self.duration_s,
             self.bytes, self.country, self.province, self.os])
 
@@ -70,6 +72,24 @@ class StoredEvent:
 class WriteResult:
     accepted: int
     duplicates: int
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One request's rows and what the writer needs of them, computed in the request's thread."""
+
+    rows: list[StoredRow]
+    keys: set[tuple[str, str]]  # (platform, id); fewer than rows when the request repeats an event
+    platforms: set[str]
+    ids: str  # the ids joined by commas: a piece of the lookup's Array(UInt128) literal
+    block: bytes  # the lines joined: a piece of the insert block
+    future: Future[WriteResult]
+
+    @classmethod
+    def of(cls, rows: list[StoredRow], future: Future[WriteResult]) -> _Batch:
+        platforms, ids, lines = zip(*rows, strict=True)
+        return cls(rows, set(zip(platforms, ids, strict=True)), set(platforms), ",".join(ids), b"\n".join(lines),
+                   future)
 
 
 @dataclass(slots=True)
@@ -97,12 +117,12 @@ class Writer:
         self.store = store
         self.max_rows = max_rows
         self.done_flush_s = done_flush_s
-        self._queue: queue.Queue[tuple[list[StoredRow], Future[WriteResult]] | None] = queue.Queue()
+        self._queue: queue.Queue[_Batch | None] = queue.Queue()
         self._committing: queue.Queue[_Prepared | None] = queue.Queue()
         # One group is prepared while the one before it is inserted, never more: a group that waited for the
         # commit thread would leave the requests arriving meanwhile to a smaller group after it.
         self._slot = threading.Semaphore(1)
-        self._inflight: dict[str, frozenset[tuple[str, int]]] = {}
+        self._inflight: dict[str, set[tuple[str, str]]] = {}  # never changed once added
         self._inflight_lock = threading.Lock()
         self._failed: dict[str, BaseException] = {}
         self._pending_done: list[str] = []
@@ -116,7 +136,7 @@ class Writer:
         """Queue `rows` for storing exactly once; the future completes once they are in ClickHouse."""
         future: Future[WriteResult] = Future()
         if rows:
-            self._queue.put((rows, future))
+            self._queue.put(_Batch.of(rows, future))
         else:
             future.set_result(WriteResult(0, 0))
         return future
@@ -139,7 +159,7 @@ class Writer:
                 self._committing.put(None)
                 return
             group = [item]
-            rows = len(item[0])
+            rows = len(item.rows)
             while rows < self.max_rows:
                 try:
                     nxt = self._queue.get_nowait()
@@ -149,10 +169,10 @@ class Writer:
                     self._queue.put(None)
                     break
                 group.append(nxt)
-                rows += len(nxt[0])
-            futures = [future for _, future in group]
+                rows += len(nxt.rows)
+            futures = [batch.future for batch in group]
             try:
-                prepared = self._prepare([rows for rows, _ in group], futures)
+                prepared = self._prepare(group, futures)
             except Exception as exc:
                 for future in futures:
                     future.set_exception(exc)
@@ -160,29 +180,31 @@ class Writer:
             else:
                 self._committing.put(prepared)
 
-    def _prepare(self, batches: Sequence[list[StoredRow]], futures: list[Future[WriteResult]]) -> _Prepared:
+    def _prepare(self, group: Sequence[_Batch], futures: list[Future[WriteResult]]) -> _Prepared:
         """`dedupe` the group against stored and in-flight events, then journal its block."""
-        keys = {(platform, id128) for rows in batches for platform, id128, _ in rows}
+        keys = set().union(*(batch.keys for batch in group))
         with self._inflight_lock:  # taken before the lookup: a group leaves it only once it is stored
             inflight = list(self._inflight.items())
-        claimed = self._stored_ids(keys)
+        claimed = self._stored_ids(keys, set().union(*(batch.platforms for batch in group)),
+                                   IntArray(batch.ids for batch in group))
         relied_on = []
         for token, ids in inflight:
             overlap = keys & ids
             if overlap:
                 claimed |= overlap
                 relied_on.append(token)
-        if not claimed and len(keys) == sum(map(len, batches)):  # the common case: no repeat anywhere
-            to_insert = [line for rows in batches for _, _, line in rows]
+        if not claimed and len(keys) == sum(len(batch.rows) for batch in group):  # the common case: no repeat
+            block = b"\n".join(batch.block for batch in group)
             inserted = keys
-            results = [WriteResult(len(rows), 0) for rows in batches]
+            results = [WriteResult(len(batch.rows), 0) for batch in group]
         else:
-            to_insert, inserted, results = _first_arrivals(batches, claimed)
+            lines, inserted, results = _first_arrivals([batch.rows for batch in group], claimed)
+            block = b"\n".join(lines)
         token = uuid.uuid4().hex
-        data = self._journal(token, b"\n".join(to_insert)) if to_insert else None
+        data = self._journal(token, block) if block else None
         if inserted:
             with self._inflight_lock:
-                self._inflight[token] = frozenset(inserted)
+                self._inflight[token] = inserted
         return _Prepared(token, data, tuple(relied_on), futures, results)
 
     # -- commit thread -------------------------------------------------------------------------
@@ -238,13 +260,12 @@ class Writer:
         self._pending_done.clear()
         self._last_done_flush = time.monotonic()
 
-    def _stored_ids(self, keys: set[tuple[str, int]]) -> set[tuple[str, int]]:
-        """Which of `keys` are already stored, in one lookup for the whole group."""
-        rows = self.store.rows(STORED_IDS_SQL, {
-            "platforms": sorted({platform for platform, _ in keys}),
-            "ids": IntArray(id128 for _, id128 in keys)})
+    def _stored_ids(self, keys: set[tuple[str, str]], platforms: set[str], ids: IntArray) -> set[tuple[str, str]]:
+        """Which of `keys` are already stored, in one lookup for the whole group (`platforms` and `ids` are
+        the keys' platforms and ids; an id may appear more than once)."""
+        rows = self.store.rows(STORED_IDS_SQL, {"platforms": sorted(platforms), "ids": ids})
         # a stored id of another platform in the group also matches the IN clauses; keep exact pairs only
-        return {(platform, int(id128)) for platform, id128 in rows} & keys
+        return {(platform, str(id128)) for platform, id128 in rows} & keys
 
     def _journal(self, token: str, data: bytes) -> bytes:
         """Store the insert block under its token (see 0006_exactly_once.sql)."""
@@ -269,16 +290,16 @@ class Writer:
         return len(pending)
 
 
-def _first_arrivals(batches: Sequence[list[StoredRow]], claimed: set[tuple[str, int]]
-                    ) -> tuple[list[bytes], set[tuple[str, int]], list[WriteResult]]:
+def _first_arrivals(batches: Sequence[list[StoredRow]], claimed: set[tuple[str, str]]
+                    ) -> tuple[list[bytes], set[tuple[str, str]], list[WriteResult]]:
     """The lines to insert (the first arrival of each unclaimed id), their ids, and each batch's counts."""
     to_insert: list[bytes] = []
-    inserted: set[tuple[str, int]] = set()
+    inserted: set[tuple[str, str]] = set()
     results = []
     for rows in batches:
         accepted = 0
-        for platform, id128, line in rows:
-            key = (platform, id128)
+        for platform, event_id, line in rows:
+            key = (platform, event_id)
             if key not in claimed:
                 claimed.add(key)
                 inserted.add(key)

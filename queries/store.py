@@ -90,10 +90,11 @@ class IntArray:
     """A bound `Array(Int*)`/`Array(UInt*)` parameter value rendered in one pass.
 
     clickhouse-connect formats a list parameter element by element in Python (about 2 us per element);
-    this renders the integers with one join. It is still sent as a parameter value, which the server
-    parses as the declared array type."""
+    this renders the integers with one join. Values may also be decimal text rendered already (one value, or
+    several joined by commas). It is still sent as a parameter value, which the server parses as the
+    declared array type: text that is not such a list fails the query, it cannot change it."""
 
-    def __init__(self, values: Iterable[int]):
+    def __init__(self, values: Iterable[int | str]):
         self.text = "[" + ",".join(map(str, values)) + "]"
 
     def __str__(self) -> str:

@@ -100,9 +100,22 @@ def test_plain_line_is_taken_with_the_hand_computed_row() -> None:
     # 1,648,747,800 s since 1970 and .1239 s, floored to milliseconds: 1,648,747,800,123 ms
     key = hashlib.sha256(b"zalo/2022-04-01").digest()
     pseudo = hashlib.blake2b(b"u-1", key=key, digest_size=16).hexdigest()
-    assert row == ("zalo", 0x0A1B2C3D000040008000_00000000002A,
+    assert row == ("zalo", str(0x0A1B2C3D000040008000_00000000002A),
                    b'["zalo","0a1b2c3d-0000-4000-8000-00000000002a","' + pseudo.encode()
                    + b'","session",1648747800123,19083,60,1000,"VN","","ios"]')
+
+
+@pytest.mark.parametrize(("event_id", "decimal"), [
+    ("00000000-0000-0000-0000-000000000000", "0"),
+    ("00000000-0000-0000-0000-00000000000A", "10"),
+    ("FFFFFFFF-ffff-FFFF-ffff-FFFFFFFFFFFF", "340282366920938463463374607431768211455"),  # 2^128 - 1, 39 digits
+    ("80000000-0000-0000-0000-000000000000", "170141183460469231731687303715884105728"),  # 2^127
+])
+def test_the_id_is_the_decimal_of_its_128_bit_value(event_id: str, decimal: str) -> None:
+    line = (b'{"event_id":"' + event_id.encode() + b'","platform":"zalo","user":"u-1",'
+            b'"ts":"2022-04-01T00:00:00Z"}')
+    row = check_line(line)
+    assert row is not None and row[1] == decimal
 
 
 def test_offsets_defaults_and_every_optional_field() -> None:

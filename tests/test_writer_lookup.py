@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ingest.write import STORED_IDS_SQL, Writer
-from queries.store import Store
+from queries.store import IntArray, Store
 
 
 def test_finds_exactly_the_stored_pairs(store: Store) -> None:
@@ -11,10 +11,11 @@ def test_finds_exactly_the_stored_pairs(store: Store) -> None:
     store.insert("event_ids", [["zalo", 1], ["zalo", 2], ["zalo", big], ["momo", 3]], ["platform", "id128"])
     writer = Writer(store)
     try:
-        keys = {("zalo", 2), ("zalo", 3), ("zalo", big), ("zalo", 7), ("momo", 1)}
-        # 3 is stored for momo only, 1 for zalo only, 7 nowhere
-        assert writer._stored_ids(keys) == {("zalo", 2), ("zalo", big)}
-        assert writer._stored_ids({("momo", 3)}) == {("momo", 3)}
+        keys = {("zalo", "2"), ("zalo", "3"), ("zalo", str(big)), ("zalo", "7"), ("momo", "1")}
+        # 3 is stored for momo only, 1 for zalo only, 7 nowhere; ids come as the requests' pieces, 2 repeated
+        pieces = IntArray(["2,3", f"{big},7,2", "1"])
+        assert writer._stored_ids(keys, {"zalo", "momo"}, pieces) == {("zalo", "2"), ("zalo", str(big))}
+        assert writer._stored_ids({("momo", "3")}, {"momo"}, IntArray(["3"])) == {("momo", "3")}
     finally:
         writer.close()
 
