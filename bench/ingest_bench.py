@@ -9,7 +9,11 @@
    event (the service process while posting; the engine's process while inserting), which moves less
    than the rates when other jobs share the machine.
 
-    python bench/ingest_bench.py [--events 1000000] [--clients 8] [--batch 1000]
+    python bench/ingest_bench.py [--events 1000000] [--clients 8] [--batch 1000] [--data-root DIR]
+                                 [--null-writer]
+
+--null-writer runs the service with a writer that stores nothing (bench/serve_null_writer.py): the rate
+of the HTTP path alone. `python bench/writer_costs.py writer` measures the writer alone.
 """
 
 from __future__ import annotations
@@ -79,12 +83,15 @@ def own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_api(batches: list[bytes], clients: int, data_dir: Path) -> tuple[float, float, int, int]:
+def run_api(batches: list[bytes], clients: int, data_dir: Path, null_writer: bool = False
+            ) -> tuple[float, float, int, int]:
     port = free_port()
     env = {**os.environ, "VNMETER_DATA_DIR": str(data_dir), "VNMETER_ADMIN_KEY": ADMIN_KEY,
            "VNMETER_RATE_LIMIT_RPS": "100000", "VNMETER_RATE_LIMIT_BURST": "100000"}
-    server = subprocess.Popen([str(Path(sys.executable).parent / "vnmeter"), "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serve = ([sys.executable, str(ROOT / "bench" / "serve_null_writer.py")] if null_writer
+             else [str(Path(sys.executable).parent / "vnmeter")])
+    server = subprocess.Popen([*serve, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -173,26 +180,31 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help="where the chDB directories go (default: the system temp directory)")
+    parser.add_argument("--null-writer", action="store_true",
+                        help="the service stores nothing: measures the HTTP path alone")
     parser.add_argument("--engine-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.engine_only:
         print(*run_engine(stored_rows(generate(args.events)), args.batch, args.engine_only))
         return
-    work = Path(tempfile.mkdtemp(prefix="vnmeter-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="vnmeter-bench-", dir=args.data_root))
     try:
         print(f"generating {args.events:,} events in batches of {args.batch:,} ...", flush=True)
         events = generate(args.events)
         batches = [gzip.compress(b"\n".join(orjson.dumps(e) for e in events[i:i + args.batch]))
                    for i in range(0, len(events), args.batch)]
         lines = events  # the engine runs regenerate the same events (same seed) in their own processes
-        api_s, api_cpu, accepted, failures = run_api(batches, args.clients, work / "api")
+        api_s, api_cpu, accepted, failures = run_api(batches, args.clients, work / "api", args.null_writer)
         engine_small_s, small_cpu = run_engine_subprocess(args.events, args.batch, work / "engine-small")
         engine_large_s, large_cpu = run_engine_subprocess(args.events, LARGE_BLOCK, work / "engine-large")
         api_rate = accepted / api_s
         small_rate, large_rate = len(lines) / engine_small_s, len(lines) / engine_large_s
         engine_rate = max(small_rate, large_rate)
         print(f"events:            {args.events:,} in {len(batches):,} gzip NDJSON batches, {args.clients} clients")
-        print(f"API accepted:      {accepted:,} (failed requests: {failures}) in {api_s:.1f} s = "
+        label = "API, null writer" if args.null_writer else "API accepted:    "
+        print(f"{label}  {accepted:,} (failed requests: {failures}) in {api_s:.1f} s = "
               f"{api_rate:,.0f} events/s")
         print(f"engine JSONEachRow, {args.batch:,}-row inserts:   {engine_small_s:.1f} s = {small_rate:,.0f} rows/s")
         print(f"engine JSONEachRow, {LARGE_BLOCK:,}-row inserts: {engine_large_s:.1f} s = {large_rate:,.0f} rows/s")

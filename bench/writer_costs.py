@@ -3,6 +3,7 @@
     python bench/writer_costs.py lookup [--stored 1000000] [--ids 32000]
     python bench/writer_costs.py insert [--rows 800000] [--groups 8000,32000,100000]
     python bench/writer_costs.py part
+    python bench/writer_costs.py writer [--rows 600000] [--threads 64]
 
 `lookup`: one dedup lookup of a group's ids against `event_ids`: the ids bound as an `Array(UInt128)`
 literal (what the writer does), the cost of parsing that literal alone, and two alternatives that send the
@@ -12,6 +13,8 @@ several --stored sizes: which is cheapest depends on the size of the table.
 `insert`: CPU per row of inserting the same rows into `events_ingest` (and every view on it) in groups of
 each size. `part`: the fixed cost of one small insert
 into a plain MergeTree table, into one with three partitions, and into `events_ingest` with every view.
+`writer`: the whole writer (lookup, journal, insert, two threads) in this process, fed 1,000-row requests
+already in stored form by N threads: events/s, CPU per event and the mean group size, without HTTP.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import random
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -33,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ingest_bench import PLATFORMS, own_cpu_s  # noqa: E402 - bench/ is this script's own directory
 
-from ingest.write import INGEST_COLUMNS, INGEST_FORMAT, STORED_IDS_SQL  # noqa: E402
+from ingest.fastpath import StoredRow  # noqa: E402
+from ingest.write import INGEST_COLUMNS, INGEST_FORMAT, STORED_IDS_SQL, StoredEvent, Writer  # noqa: E402
 from queries.migrate import migrate  # noqa: E402
 from queries.store import Store, open_store  # noqa: E402
 
@@ -142,12 +147,53 @@ def part(store: Store) -> None:
                                                                     INGEST_FORMAT), 200, 1, "insert")
 
 
+class CountingWriter(Writer):
+    """The writer, counting the groups it prepares."""
+
+    groups = 0
+
+    def _prepare(self, *args: Any) -> Any:
+        self.groups += 1
+        return super()._prepare(*args)
+
+
+def writer(store: Store, rows: int, threads: int) -> None:
+    rng = random.Random(2)
+    stored = []
+    for _ in range(rows):
+        event_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        ts_ms = 1_640_995_200_000 + rng.randrange(90 * 86_400) * 1000
+        stored.append(StoredEvent(rng.choice(PLATFORMS), str(event_id), event_id.int, f"{rng.getrandbits(128):032x}",
+                                  "session", ts_ms, (ts_ms // 1000 + 7 * 3600) // 86_400, rng.randrange(3600),
+                                  rng.randrange(10**8), "VN", "", "android").row())
+    requests = [stored[i:i + 1000] for i in range(0, rows, 1000)]
+    counting = CountingWriter(store)
+
+    def post(share: list[list[StoredRow]]) -> None:
+        for request in share:
+            counting.write(request)
+
+    workers = [threading.Thread(target=post, args=(requests[i::threads],)) for i in range(threads)]
+    began, cpu_began = time.perf_counter(), own_cpu_s()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    wall, cpu = time.perf_counter() - began, own_cpu_s() - cpu_began
+    counting.close()
+    assert store.command("SELECT count() FROM events") == rows
+    print(f"{rows:,} events in 1,000-row requests from {threads} threads: {rows / wall:,.0f} events/s, "
+          f"{cpu / rows * 1e6:.1f} us CPU per event, {counting.groups} groups of {rows / counting.groups:,.0f} "
+          f"events on average")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["lookup", "insert", "part"])
+    parser.add_argument("what", choices=["lookup", "insert", "part", "writer"])
     parser.add_argument("--stored", type=int, default=1_000_000)
     parser.add_argument("--ids", type=int, default=32_000)
     parser.add_argument("--rows", type=int, default=800_000)
+    parser.add_argument("--threads", type=int, default=64)
     parser.add_argument("--groups", default="8000,32000,100000")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vnmeter-writer-costs-"))
@@ -158,6 +204,8 @@ def main() -> None:
         store = fresh_store(work)
         if args.what == "lookup":
             lookup(store, args.stored, args.ids)
+        elif args.what == "writer":
+            writer(store, args.rows, args.threads)
         else:
             part(store)
         store.close()
