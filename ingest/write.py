@@ -20,11 +20,11 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import orjson
 
 from ingest.fastpath import StoredRow
+from ingest.journal import Entry, Journal, TableJournal, journal_for
 from queries.store import IntArray, Store
 
 log = logging.getLogger("vnmeter")
@@ -113,8 +113,10 @@ class Writer:
     k's events as a duplicate fails too (its requests answer 503 and their retry stores the events).
     """
 
-    def __init__(self, store: Store, max_rows: int = GROUP_MAX_ROWS, done_flush_s: float = DONE_FLUSH_S):
+    def __init__(self, store: Store, max_rows: int = GROUP_MAX_ROWS, done_flush_s: float = DONE_FLUSH_S,
+                 journal: Journal | None = None):
         self.store = store
+        self.journal = journal or journal_for(store)
         self.max_rows = max_rows
         self.done_flush_s = done_flush_s
         self._queue: queue.Queue[_Batch | None] = queue.Queue()
@@ -249,10 +251,8 @@ class Writer:
         complete insert, which its token turns into a no-op."""
         if not self._pending_done or (not force and time.monotonic() - self._last_done_flush < self.done_flush_s):
             return
-        now = datetime.now(UTC)
         try:
-            self.store.insert("ingest_journal_done", [[token, now] for token in self._pending_done],
-                              ["token", "done_at"])
+            self.journal.done(self._pending_done)
         except Exception:
             log.warning("could not record %d finished inserts; the next start-up replays them (no-ops)",
                         len(self._pending_done), exc_info=True)
@@ -268,9 +268,8 @@ class Writer:
         return {(platform, str(id128)) for platform, id128 in rows} & keys
 
     def _journal(self, token: str, data: bytes) -> bytes:
-        """Store the insert block under its token (see 0006_exactly_once.sql)."""
-        self.store.insert("ingest_journal", [[token, list(INGEST_COLUMNS), INGEST_FORMAT, data, datetime.now(UTC)]],
-                          ["token", "columns", "format", "data", "created_at"])
+        """Keep the insert block under its token until its insert is complete (see ingest/journal.py)."""
+        self.journal.add(Entry(token, INGEST_COLUMNS, INGEST_FORMAT, data))
         return data
 
     def _insert_once(self, token: str, columns: Sequence[str], fmt: str, data: bytes) -> None:
@@ -280,14 +279,17 @@ class Writer:
 
     def recover(self) -> int:
         """Finish every journalled insert that has no done mark (a process died during it); returns how many.
-        Run before serving: ClickHouse adds only the blocks each table is missing."""
-        pending = self.store.rows(
-            "SELECT token, columns, format, data FROM ingest_journal "
-            "WHERE token NOT IN (SELECT token FROM ingest_journal_done) ORDER BY created_at")
-        for token, columns, fmt, data in pending:
-            self._insert_once(token, columns, fmt, data if isinstance(data, bytes) else data.encode())
-            self.store.insert("ingest_journal_done", [[token, datetime.now(UTC)]], ["token", "done_at"])
-        return len(pending)
+        Run before serving: ClickHouse adds only the blocks each table is missing. The tables are read
+        whatever the journal: on the embedded engine they hold what versions before the file journal left."""
+        journals = [self.journal] if isinstance(self.journal, TableJournal) else [TableJournal(self.store),
+                                                                                  self.journal]
+        finished = 0
+        for journal in journals:
+            for entry in journal.pending():
+                self._insert_once(entry.token, entry.columns, entry.format, entry.data)
+                journal.done([entry.token])
+                finished += 1
+        return finished
 
 
 def _first_arrivals(batches: Sequence[list[StoredRow]], claimed: set[tuple[str, str]]

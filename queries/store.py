@@ -202,10 +202,11 @@ class Store:
         except OperationalError as exc:
             raise StoreUnavailable(f"ClickHouse at {self.describe()} is unavailable: {exc}") from exc
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
-              ) -> QueryResult:
+    def query(self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None,
+              column_formats: dict[str, str | dict[str, str]] | None = None) -> QueryResult:
+        """`column_formats` as in clickhouse-connect, e.g. {"data": "bytes"} to read a String column as bytes."""
         with self._errors():
-            return self.client.query(sql, parameters=parameters, settings=settings)
+            return self.client.query(sql, parameters=parameters, settings=settings, column_formats=column_formats)
 
     def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.query(sql, parameters).result_rows]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import orjson
 import pytest
 
+from ingest.journal import Entry, TableJournal, journal_for
 from ingest.write import INGEST_COLUMNS, INGEST_FORMAT, Writer
 from queries.store import Store
+
+# "file": the embedded engine's journal; "table": a server's, which the embedded engine also replays (what
+# versions before the file journal left there)
+JOURNALS = ["file", "table"]
 
 
 def block(rows: list[tuple]) -> bytes:
@@ -39,16 +42,16 @@ def figures(store: Store) -> tuple:
 COMPLETE = ((3, 105, 1750), 3, (3, 105, 1750), 2)
 
 
-def journal(store: Store, token: str, data: bytes, fmt: str = INGEST_FORMAT) -> None:
-    store.insert("ingest_journal", [[token, list(INGEST_COLUMNS), fmt, data, datetime.now(UTC)]],
-                 ["token", "columns", "format", "data", "created_at"])
+def journal(store: Store, kind: str, token: str, data: bytes, fmt: str = INGEST_FORMAT) -> None:
+    (journal_for(store) if kind == "file" else TableJournal(store)).add(Entry(token, INGEST_COLUMNS, fmt, data))
 
 
+@pytest.mark.parametrize("kind", JOURNALS)
 @pytest.mark.parametrize("fmt", [INGEST_FORMAT, "JSONCompactColumns"])
-def test_journalled_insert_that_never_ran_is_replayed_once(store: Store, fmt: str) -> None:
+def test_journalled_insert_that_never_ran_is_replayed_once(store: Store, fmt: str, kind: str) -> None:
     """Also for journals left by the version that wrote JSONCompactColumns blocks (finished after an upgrade)."""
     data = block(ROWS) if fmt == INGEST_FORMAT else orjson.dumps([list(c) for c in zip(*ROWS, strict=True)])
-    journal(store, "t-never-ran", data, fmt)  # the process died right after journalling
+    journal(store, kind, "t-never-ran", data, fmt)  # the process died right after journalling
     writer = Writer(store)
     try:
         assert writer.recover() == 1
@@ -59,9 +62,10 @@ def test_journalled_insert_that_never_ran_is_replayed_once(store: Store, fmt: st
         writer.close()
 
 
-def test_partial_insert_is_completed_without_double_counting(store: Store) -> None:
+@pytest.mark.parametrize("kind", JOURNALS)
+def test_partial_insert_is_completed_without_double_counting(store: Store, kind: str) -> None:
     data = block(ROWS)
-    journal(store, "t-partial", data)
+    journal(store, kind, "t-partial", data)
     # the first attempt reached events and event_ids but not the daily rollup
     store.command("DETACH TABLE platform_daily_mv")
     store.raw_insert("events_ingest", INGEST_COLUMNS, data, INGEST_FORMAT, settings={
