@@ -1,14 +1,18 @@
 """What the writer's ClickHouse steps cost, each on its own, on a fresh chDB directory with the real schema.
 
     python bench/writer_costs.py lookup [--stored 1000000] [--ids 32000]
+    python bench/writer_costs.py lookup-sizes [--stored 1000000] [--sizes 32000,65000,70000]
     python bench/writer_costs.py insert [--rows 800000] [--groups 8000,32000,100000]
     python bench/writer_costs.py part
-    python bench/writer_costs.py writer [--rows 600000] [--threads 64]
+    python bench/writer_costs.py writer [--rows 600000] [--threads 64] [--max-rows 50000]
 
 `lookup`: one dedup lookup of a group's ids against `event_ids`: the ids bound as an `Array(UInt128)`
 literal (what the writer does), the cost of parsing that literal alone, and two alternatives that send the
 ids as a binary table instead (a temporary table of ids, and one of (platform, id) pairs). Run it with
 several --stored sizes: which is cheapest depends on the size of the table.
+
+`lookup-sizes`: one lookup (the writer's SQL) of each number of ids, with a 20 s limit: where the engine
+stops keeping the IN list as a set (the reason for the writer's LOOKUP_MAX_IDS).
 
 `insert`: CPU per row of inserting the same rows into `events_ingest` (and every view on it) in groups of
 each size. `part`: the fixed cost of one small insert
@@ -38,9 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest_bench import PLATFORMS, own_cpu_s  # noqa: E402 - bench/ is this script's own directory
 
 from ingest.fastpath import StoredRow  # noqa: E402
-from ingest.write import INGEST_COLUMNS, INGEST_FORMAT, STORED_IDS_SQL, StoredEvent, Writer  # noqa: E402
+from ingest.write import GROUP_MAX_ROWS, INGEST_COLUMNS, INGEST_FORMAT, STORED_IDS_SQL, StoredEvent, Writer  # noqa: E402
 from queries.migrate import migrate  # noqa: E402
-from queries.store import Store, open_store  # noqa: E402
+from queries.store import IntArray, Store, open_store  # noqa: E402
 
 
 class BoundText:
@@ -106,6 +110,23 @@ def lookup(store: Store, stored: int, ids: int) -> None:
     timed("binary table of (platform, id) pairs", binary_pairs, 5, ids, "id")
 
 
+def lookup_sizes(store: Store, stored: int, sizes: list[int]) -> None:
+    store.command(
+        "INSERT INTO event_ids SELECT concat('bench-app-', leftPad(toString(number % 20), 2, '0')), "
+        "reinterpretAsUInt128(generateUUIDv4()) FROM numbers({n:UInt64})", {"n": stored})
+    rng = random.Random(3)
+    print(f"one lookup of N ids (none stored) against {stored:,} stored ids, limit 20 s:")
+    for size in sizes:
+        ids = IntArray(rng.getrandbits(128) for _ in range(size))
+        began = time.perf_counter()
+        try:
+            store.query(STORED_IDS_SQL, {"platforms": PLATFORMS, "ids": ids}, settings={"max_execution_time": 20})
+            outcome = "answered"
+        except Exception as exc:  # noqa: BLE001 - the engine's error is the measurement
+            outcome = "stopped at the 20 s limit" if "TIMEOUT_EXCEEDED" in str(exc) else f"failed: {exc}"[:200]
+        print(f"{size:>9,} ids: {(time.perf_counter() - began) * 1e3:8.0f} ms wall, {outcome}")
+
+
 def stored_lines(count: int) -> list[bytes]:
     rng = random.Random(1)
     lines = []
@@ -157,7 +178,7 @@ class CountingWriter(Writer):
         return super()._prepare(*args)
 
 
-def writer(store: Store, rows: int, threads: int) -> None:
+def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS) -> None:
     rng = random.Random(2)
     stored = []
     for _ in range(rows):
@@ -167,7 +188,7 @@ def writer(store: Store, rows: int, threads: int) -> None:
                                   "session", ts_ms, (ts_ms // 1000 + 7 * 3600) // 86_400, rng.randrange(3600),
                                   rng.randrange(10**8), "VN", "", "android").row())
     requests = [stored[i:i + 1000] for i in range(0, rows, 1000)]
-    counting = CountingWriter(store)
+    counting = CountingWriter(store, max_rows=max_rows)
 
     def post(share: list[list[StoredRow]]) -> None:
         for request in share:
@@ -189,11 +210,13 @@ def writer(store: Store, rows: int, threads: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["lookup", "insert", "part", "writer"])
+    parser.add_argument("what", choices=["lookup", "lookup-sizes", "insert", "part", "writer"])
+    parser.add_argument("--sizes", default="32000,50000,65000,70000,100000")
     parser.add_argument("--stored", type=int, default=1_000_000)
     parser.add_argument("--ids", type=int, default=32_000)
     parser.add_argument("--rows", type=int, default=800_000)
     parser.add_argument("--threads", type=int, default=64)
+    parser.add_argument("--max-rows", type=int, default=GROUP_MAX_ROWS, help="the writer's largest group")
     parser.add_argument("--groups", default="8000,32000,100000")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vnmeter-writer-costs-"))
@@ -204,8 +227,10 @@ def main() -> None:
         store = fresh_store(work)
         if args.what == "lookup":
             lookup(store, args.stored, args.ids)
+        elif args.what == "lookup-sizes":
+            lookup_sizes(store, args.stored, [int(size) for size in args.sizes.split(",")])
         elif args.what == "writer":
-            writer(store, args.rows, args.threads)
+            writer(store, args.rows, args.threads, args.max_rows)
         else:
             part(store)
         store.close()

@@ -30,6 +30,10 @@ from queries.store import IntArray, Store
 log = logging.getLogger("vnmeter")
 
 GROUP_MAX_ROWS = 50_000
+# One dedup lookup binds at most this many ids (a group takes several). chDB's ClickHouse (26.9) keeps an IN
+# list of up to 65,000 UInt128 values as a hash set in the key condition (0.12 s against 1,000,000 stored
+# ids); with 70,000 it drops it and the lookup ran past 20 s (bench/writer_costs.py lookup-sizes).
+LOOKUP_MAX_IDS = 40_000
 DONE_FLUSH_S = 0.5
 FAILED_TOKENS_KEPT = 64
 INGEST_TABLE = "events_ingest"
@@ -187,8 +191,10 @@ class Writer:
         keys = set().union(*(batch.keys for batch in group))
         with self._inflight_lock:  # taken before the lookup: a group leaves it only once it is stored
             inflight = list(self._inflight.items())
-        claimed = self._stored_ids(keys, set().union(*(batch.platforms for batch in group)),
-                                   IntArray(batch.ids for batch in group))
+        claimed: set[tuple[str, str]] = set()
+        for chunk in lookup_chunks(group, LOOKUP_MAX_IDS):
+            claimed |= self._stored_ids(keys, set().union(*(batch.platforms for batch in chunk)),
+                                        IntArray(batch.ids for batch in chunk))
         relied_on = []
         for token, ids in inflight:
             overlap = keys & ids
@@ -290,6 +296,19 @@ class Writer:
                 journal.done([entry.token])
                 finished += 1
         return finished
+
+
+def lookup_chunks(group: Sequence[_Batch], max_ids: int) -> list[list[_Batch]]:
+    """The group's batches in runs of at most `max_ids` rows (a larger batch alone), one lookup each."""
+    chunks: list[list[_Batch]] = []
+    size = max_ids
+    for batch in group:
+        if size + len(batch.rows) > max_ids:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(batch)
+        size += len(batch.rows)
+    return chunks
 
 
 def _first_arrivals(batches: Sequence[list[StoredRow]], claimed: set[tuple[str, str]]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from ingest.write import STORED_IDS_SQL, Writer
+from concurrent.futures import Future
+
+import pytest
+
+from ingest.limits import MAX_EVENTS_PER_REQUEST
+from ingest.write import GROUP_MAX_ROWS, LOOKUP_MAX_IDS, STORED_IDS_SQL, Writer, WriteResult, _Batch, lookup_chunks
 from queries.store import IntArray, Store
 
 
@@ -25,3 +30,34 @@ def test_the_lookup_parses_as_clickhouse_sql(store: Store) -> None:
     assert " ".join(formatted.replace("\\n", " ").split()) == (
         "SELECT platform, id128 FROM event_ids WHERE (platform IN ({platforms:Array(String)})) "
         "AND (id128 IN ({ids:Array(UInt128)}))")
+
+
+def batch(platform: str, ids: list[int]) -> _Batch:
+    return _Batch.of([(platform, str(i), b"[]") for i in ids], Future())
+
+
+def test_a_group_is_looked_up_in_runs_of_whole_batches() -> None:
+    a, b, c, d = batch("zalo", [1, 2]), batch("zalo", [3]), batch("zalo", [4, 5, 6, 7]), batch("zalo", [8, 9])
+    assert lookup_chunks([a, b, c, d], 3) == [[a, b], [c], [d]]  # c alone is over the limit: a run of its own
+    assert lookup_chunks([a, b, c, d], 10) == [[a, b, c, d]]
+    assert lookup_chunks([], 3) == []
+
+
+def test_no_single_lookup_exceeds_the_limit_the_engine_handles() -> None:
+    """The largest group (GROUP_MAX_ROWS, plus one request of MAX_EVENTS_PER_REQUEST less one) splits into
+    lookups of at most LOOKUP_MAX_IDS + MAX_EVENTS_PER_REQUEST ids, under the 65,000 measured to work."""
+    sizes = [MAX_EVENTS_PER_REQUEST] * (GROUP_MAX_ROWS // MAX_EVENTS_PER_REQUEST) + [MAX_EVENTS_PER_REQUEST - 1]
+    group = [_Batch([("zalo", "1", b"[]")] * size, set(), set(), "1", b"", Future()) for size in sizes]
+    assert max(sum(len(b.rows) for b in chunk) for chunk in lookup_chunks(group, LOOKUP_MAX_IDS)) <= 65_000
+
+
+def test_stored_events_are_found_in_every_run_of_a_group(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.insert("event_ids", [["zalo", 2], ["zalo", 5], ["momo", 9]], ["platform", "id128"])
+    monkeypatch.setattr("ingest.write.LOOKUP_MAX_IDS", 2)  # three lookups for the group below
+    writer = Writer(store)
+    try:
+        group = [batch("zalo", [1, 2]), batch("zalo", [3, 5]), batch("momo", [9, 10])]
+        prepared = writer._prepare(group, [b.future for b in group])
+        assert prepared.results == [WriteResult(1, 1), WriteResult(1, 1), WriteResult(1, 1)]
+    finally:
+        writer.close()
