@@ -29,7 +29,9 @@ from queries.store import IntArray, Store
 
 log = logging.getLogger("vnmeter")
 
-GROUP_MAX_ROWS = 50_000
+# Larger groups mean fewer parts per event: the writer alone did 135,000-155,000 events/s with groups of at most
+# 50,000 and 168,000-173,000 with at most 100,000 (bench/writer_costs.py writer --threads 256 --max-rows N).
+GROUP_MAX_ROWS = 100_000
 # One dedup lookup binds at most this many ids (a group takes several). chDB's ClickHouse (26.9) keeps an IN
 # list of up to 65,000 UInt128 values as a hash set in the key condition (0.12 s against 1,000,000 stored
 # ids); with 70,000 it drops it and the lookup ran past 20 s (bench/writer_costs.py lookup-sizes).
@@ -38,9 +40,10 @@ DONE_FLUSH_S = 0.5
 FAILED_TOKENS_KEPT = 64
 INGEST_TABLE = "events_ingest"
 INGEST_FORMAT = "JSONCompactEachRow"
-# The ids are bound as one Array(UInt128) literal. A binary table of ids (a temporary table, or external
-# data on a server) was faster with 1,000,000 stored ids but took 1,754 ms of CPU against 447 for 32,000 ids
-# with 50,000,000 stored (bench/writer_costs.py lookup).
+# The ids are bound as one Array(UInt128) literal (per chunk). A binary table of ids (a temporary table, or
+# external data on a server) was faster with 1,000,000 stored ids, slower with 20,000,000 and 50,000,000
+# (bench/writer_costs.py lookup). With the index in memory the literal's lookup of 32,000 ids costs the same
+# at 1,000,000 and 50,000,000 stored ids, 52-67 ms; the first one on parts not yet read, 1.1 s.
 STORED_IDS_SQL = ("SELECT platform, id128 FROM event_ids "
                   "WHERE platform IN {platforms:Array(String)} AND id128 IN {ids:Array(UInt128)}")
 INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "day", "duration_s", "bytes",
