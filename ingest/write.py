@@ -42,8 +42,9 @@ INGEST_TABLE = "events_ingest"
 INGEST_FORMAT = "JSONCompactEachRow"
 # The ids are bound as one Array(UInt128) literal (per chunk). A binary table of ids (a temporary table, or
 # external data on a server) was faster with 1,000,000 stored ids, slower with 20,000,000 and 50,000,000
-# (bench/writer_costs.py lookup). With the index in memory the literal's lookup of 32,000 ids costs the same
-# at 1,000,000 and 50,000,000 stored ids, 52-67 ms; the first one on parts not yet read, 1.1 s.
+# (bench/writer_costs.py lookup); an Array(Tuple(String, UInt128)) of exact pairs took 46 s. The cost grows
+# with the stored ids (new ids each time: 114 ms CPU per 32,000 at 1,000,000 stored, 830-880 ms at
+# 20,000,000; docs/PERFORMANCE.md): the open scaling item of ingestion.
 STORED_IDS_SQL = ("SELECT platform, id128 FROM event_ids "
                   "WHERE platform IN {platforms:Array(String)} AND id128 IN {ids:Array(UInt128)}")
 INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "day", "duration_s", "bytes",
