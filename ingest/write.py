@@ -2,8 +2,8 @@
 
 Requests hand their pseudonymised events to the writer and wait; what the writer needs of each request
 (its keys, its piece of the lookup literal and of the insert block) is computed in the request's own
-thread, so that the writer's serial work per group is a few joins and set unions. The writer takes every batch that
-is waiting (up to GROUP_MAX_ROWS events), drops repeats inside the group (first arrival wins) and
+thread, so that the writer's serial work per group is a few joins and set unions. The writer takes every
+batch that is waiting (up to GROUP_MAX_ROWS events), drops repeats inside the group (first arrival wins) and
 events whose (platform, event_id) is already stored or in an insert still running, journals the rest
 and inserts them in one INSERT, and only then answers each request with its own accepted and
 duplicate counts. One writer per process makes check-then-insert atomic with respect to every other
