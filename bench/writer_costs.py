@@ -73,11 +73,16 @@ def fresh_store(work: Path, database: str = "vnmeter") -> Store:
     return store
 
 
-def lookup(store: Store, stored: int, ids: int) -> None:
+def fill_event_ids(store: Store, stored: int) -> None:
+    """`stored` random ids over the benchmark's 20 platforms, merged into one part."""
     store.command(
         "INSERT INTO event_ids SELECT concat('bench-app-', leftPad(toString(number % 20), 2, '0')), "
         "reinterpretAsUInt128(generateUUIDv4()) FROM numbers({n:UInt64})", {"n": stored})
     store.command("OPTIMIZE TABLE event_ids FINAL")
+
+
+def lookup(store: Store, stored: int, ids: int) -> None:
+    fill_event_ids(store, stored)
     rng = random.Random(3)
     keys = [(rng.choice(PLATFORMS), rng.getrandbits(128)) for _ in range(ids)]
     platforms = sorted({platform for platform, _ in keys})
@@ -116,9 +121,7 @@ def lookup(store: Store, stored: int, ids: int) -> None:
 
 
 def lookup_sizes(store: Store, stored: int, sizes: list[int]) -> None:
-    store.command(
-        "INSERT INTO event_ids SELECT concat('bench-app-', leftPad(toString(number % 20), 2, '0')), "
-        "reinterpretAsUInt128(generateUUIDv4()) FROM numbers({n:UInt64})", {"n": stored})
+    fill_event_ids(store, stored)
     rng = random.Random(3)
     print(f"one lookup of N ids (none stored) against {stored:,} stored ids, limit 20 s:")
     for size in sizes:

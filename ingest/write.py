@@ -182,7 +182,7 @@ class Writer:
                 rows += len(nxt.rows)
             futures = [batch.future for batch in group]
             try:
-                prepared = self._prepare(group, futures)
+                prepared = self._prepare(group)
             except Exception as exc:
                 for future in futures:
                     future.set_exception(exc)
@@ -190,7 +190,7 @@ class Writer:
             else:
                 self._committing.put(prepared)
 
-    def _prepare(self, group: Sequence[_Batch], futures: list[Future[WriteResult]]) -> _Prepared:
+    def _prepare(self, group: Sequence[_Batch]) -> _Prepared:
         """`dedupe` the group against stored and in-flight events, then journal its block."""
         keys = set().union(*(batch.keys for batch in group))
         with self._inflight_lock:  # taken before the lookup: a group leaves it only once it is stored
@@ -217,7 +217,7 @@ class Writer:
         if inserted:
             with self._inflight_lock:
                 self._inflight[token] = inserted
-        return _Prepared(token, data, tuple(relied_on), futures, results)
+        return _Prepared(token, data, tuple(relied_on), [batch.future for batch in group], results)
 
     # -- commit thread -------------------------------------------------------------------------
     def _commit_loop(self) -> None:
