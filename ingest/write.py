@@ -40,13 +40,13 @@ DONE_FLUSH_S = 0.5
 FAILED_TOKENS_KEPT = 64
 INGEST_TABLE = "events_ingest"
 INGEST_FORMAT = "JSONCompactEachRow"
-# The ids are bound as one Array(UInt128) literal (per chunk). A binary table of ids (a temporary table, or
-# external data on a server) was faster with 1,000,000 stored ids, slower with 20,000,000 and 50,000,000
-# (bench/writer_costs.py lookup); an Array(Tuple(String, UInt128)) of exact pairs took 46 s. The cost grows
-# with the stored ids (new ids each time: 114 ms CPU per 32,000 at 1,000,000 stored, 830-880 ms at
-# 20,000,000; docs/PERFORMANCE.md): the open scaling item of ingestion.
-STORED_IDS_SQL = ("SELECT platform, id128 FROM event_ids "
-                  "WHERE platform IN {platforms:Array(String)} AND id128 IN {ids:Array(UInt128)}")
+# The ids are bound as one Array(UInt128) literal (per chunk) against `event_keys`, ordered by the id alone in
+# granules of 128 uncompressed rows (migration 0007): 32,000 new ids cost 84 ms CPU against 1,000,000 stored
+# ids and 374 ms against 100,000,000, where event_ids (ORDER BY (platform, id128), 64 KB LZ4 blocks) cost
+# 84 ms and 3,952 ms (bench/writer_costs.py lookup-layouts; docs/PERFORMANCE.md). A binary table of ids was
+# slower at scale, an Array(Tuple(String, UInt128)) of exact pairs took 46 s: the writer keeps the exact
+# pairs of the answer instead.
+STORED_IDS_SQL = "SELECT platform, id128 FROM event_keys WHERE id128 IN {ids:Array(UInt128)}"
 INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "day", "duration_s", "bytes",
                   "country", "province", "os")
 
@@ -88,7 +88,6 @@ class _Batch:
 
     rows: list[StoredRow]
     keys: set[tuple[str, str]]  # (platform, id); fewer than rows when the request repeats an event
-    platforms: set[str]
     ids: str  # the ids joined by commas: a piece of the lookup's Array(UInt128) literal
     block: bytes  # the lines joined: a piece of the insert block
     future: Future[WriteResult]
@@ -96,8 +95,7 @@ class _Batch:
     @classmethod
     def of(cls, rows: list[StoredRow], future: Future[WriteResult]) -> _Batch:
         platforms, ids, lines = zip(*rows, strict=True)
-        return cls(rows, set(zip(platforms, ids, strict=True)), set(platforms), ",".join(ids), b"\n".join(lines),
-                   future)
+        return cls(rows, set(zip(platforms, ids, strict=True)), ",".join(ids), b"\n".join(lines), future)
 
 
 @dataclass(slots=True)
@@ -197,8 +195,7 @@ class Writer:
             inflight = list(self._inflight.items())
         claimed: set[tuple[str, str]] = set()
         for chunk in lookup_chunks(group, LOOKUP_MAX_IDS):
-            claimed |= self._stored_ids(keys, set().union(*(batch.platforms for batch in chunk)),
-                                        IntArray(batch.ids for batch in chunk))
+            claimed |= self._stored_ids(keys, IntArray(batch.ids for batch in chunk))
         relied_on = []
         for token, ids in inflight:
             overlap = keys & ids
@@ -270,11 +267,11 @@ class Writer:
         self._pending_done.clear()
         self._last_done_flush = time.monotonic()
 
-    def _stored_ids(self, keys: set[tuple[str, str]], platforms: set[str], ids: IntArray) -> set[tuple[str, str]]:
-        """Which of `keys` are already stored, in one lookup for the whole group (`platforms` and `ids` are
-        the keys' platforms and ids; an id may appear more than once)."""
-        rows = self.store.rows(STORED_IDS_SQL, {"platforms": sorted(platforms), "ids": ids})
-        # a stored id of another platform in the group also matches the IN clauses; keep exact pairs only
+    def _stored_ids(self, keys: set[tuple[str, str]], ids: IntArray) -> set[tuple[str, str]]:
+        """Which of `keys` are already stored, in one lookup (`ids` are ids of `keys`; an id may appear more
+        than once)."""
+        rows = self.store.rows(STORED_IDS_SQL, {"ids": ids})
+        # the same id stored for another platform also matches; keep exact pairs only
         return {(platform, str(id128)) for platform, id128 in rows} & keys
 
     def _journal(self, token: str, data: bytes) -> bytes:

@@ -54,8 +54,9 @@ def statements(sql: str, cluster: str | None = None) -> list[str]:
     return [part.strip() for part in re.split(r";\s*$", kept, flags=re.MULTILINE) if part.strip()]
 
 
-def migrate(store: Store, cluster: str | None = None) -> list[Migration]:
-    """Bring the store's schema up to date; returns the migrations applied by this call."""
+def migrate(store: Store, cluster: str | None = None, through: int | None = None) -> list[Migration]:
+    """Bring the store's schema up to date (or up to version `through`); returns the migrations applied by
+    this call."""
     variant = "cluster" if cluster else "single"
     ledger, migrations = load(variant)
     for statement in statements(ledger, cluster):
@@ -66,6 +67,8 @@ def migrate(store: Store, cluster: str | None = None) -> list[Migration]:
     }
     done = []
     for migration in migrations:
+        if through is not None and migration.version > through:
+            break
         if migration.version in applied:
             if applied[migration.version] != migration.checksum:
                 raise StoreError(

@@ -43,7 +43,7 @@ UNSHARDED_TABLES = {
     "summaries",
     "summary_runs",
 }
-DISTRIBUTED_TABLES = {"events", "event_ids", "platform_daily", "platform_monthly", "platform_monthly_dims"}
+DISTRIBUTED_TABLES = {"events", "event_keys", "platform_daily", "platform_monthly", "platform_monthly_dims"}
 SHARDED_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
 ALL_NODES_PATH = "/clickhouse/tables/all/{database}/{table}"
 CLICKHOUSE_HOSTS = ["ch-s1r1", "ch-s1r2", "ch-s2r1", "ch-s2r2"]
@@ -94,7 +94,7 @@ def parse_ddl(file: str, raw: str, text: str) -> Ddl:
     table = re.match(r"^CREATE TABLE IF NOT EXISTS (\w+) ON CLUSTER (\w+)$", head)
     view = re.match(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) ON CLUSTER (\w+) TO (\w+)$", head)
     alter = re.match(r"^ALTER TABLE (\w+) ON CLUSTER (\w+)$", head)
-    drop = re.match(r"^DROP VIEW IF EXISTS (\w+) ON CLUSTER (\w+)( SYNC)?$", head)
+    drop = re.match(r"^DROP (?:VIEW|TABLE) IF EXISTS (\w+) ON CLUSTER (\w+)( SYNC)?$", head)
     if alter or drop:
         found = alter or drop
         assert found is not None
@@ -151,6 +151,12 @@ def tables(ddl: list[Ddl]) -> dict[str, Ddl]:
     return {d.name: d for d in ddl if d.kind == "table"}
 
 
+def final_schema(ddl: list[Ddl]) -> list[Ddl]:
+    """The tables and views that the last migration leaves: those a later statement drops are left out."""
+    dropped_at = {d.name: i for i, d in enumerate(ddl) if d.kind == "drop"}
+    return [d for i, d in enumerate(ddl) if d.kind in {"table", "view"} and dropped_at.get(d.name, -1) < i]
+
+
 def test_cluster_variant_has_the_single_variants_files() -> None:
     single = sorted(p.name for p in SINGLE_DIR.glob("*.sql"))
     cluster = sorted(p.name for p in CLUSTER_DIR.glob("*.sql"))
@@ -172,7 +178,7 @@ def test_every_cluster_statement_parses_and_runs_on_the_cluster(cluster_ddl: lis
 
 
 def test_cluster_engines_are_replicated_or_distributed(cluster_ddl: list[Ddl]) -> None:
-    by_name = tables(cluster_ddl)
+    by_name = tables(final_schema(cluster_ddl))
     for name, ddl in by_name.items():
         if ddl.engine == "Distributed":
             continue
@@ -201,7 +207,7 @@ def test_distributed_tables_point_at_earlier_local_tables(cluster_ddl: list[Ddl]
     for i, d in enumerate(cluster_ddl):
         if d.kind in {"table", "view"}:
             order.setdefault(d.name, i)  # where it is created, not where a later migration alters it
-    distributed = [d for d in cluster_ddl if d.kind == "table" and d.engine == "Distributed"]
+    distributed = [d for d in final_schema(cluster_ddl) if d.kind == "table" and d.engine == "Distributed"]
     assert {d.name for d in distributed} == DISTRIBUTED_TABLES
     for ddl in distributed:
         assert ddl.engine_args[:3] == [f"'{CLUSTER}'", "currentDatabase()", f"{ddl.name}_local"], (
@@ -223,10 +229,10 @@ def test_views_read_and_write_local_tables(cluster_ddl: list[Ddl]) -> None:
         if d.kind == "table":
             created.setdefault(d.name, i)
         position[id(d)] = i
-    views = [d for d in cluster_ddl if d.kind == "view"]
+    views = [d for d in final_schema(cluster_ddl) if d.kind == "view"]
     assert {v.name for v in views} == {
         "events_ingest_mv",
-        "event_ids_mv",
+        "event_keys_mv",
         "platform_daily_mv",
         "platform_monthly_mv",
         "platform_monthly_dims_mv",
@@ -270,6 +276,33 @@ def cluster_store(chdb_dir: Path, cluster_ddl: list[Ddl]) -> Iterator[Store]:
         for ddl in cluster_ddl:
             opened.command(single_node_equivalent(ddl, database))
         yield opened
+    finally:
+        opened.command(f"DROP DATABASE IF EXISTS {database}")
+        opened.close()
+
+
+def test_cluster_0007_copies_each_shards_ids_into_event_keys(chdb_dir: Path, cluster_ddl: list[Ddl]) -> None:
+    """The cluster backfill (CREATE ... AS SELECT on every node) on one node: the ids its events_local held
+    before 0007 are in event_keys after it, once each, and event_ids is gone."""
+    database = f"t_cluster_{uuid.uuid4().hex[:12]}"
+    opened = Store(Target("chdb", f"chdb://{chdb_dir}", database, chdb_dir))
+    try:
+        before = [d for d in cluster_ddl if d.file < "0007"]
+        for ddl in before:
+            opened.command(single_node_equivalent(ddl, database))
+        opened.command(
+            "INSERT INTO events_local (platform, event_id, user_pseudo, type, ts, day) SELECT "
+            "concat('p', toString(number % 3)), reinterpretAsUUID(MD5(toString(intDiv(number, 2)))), "
+            "MD5(toString(number)), 'session', toDateTime64('2026-03-01 00:00:00', 3, 'UTC'), "
+            "toDate('2026-03-01') FROM numbers(1000)")
+        for ddl in cluster_ddl[len(before):]:
+            opened.command(single_node_equivalent(ddl, database))
+        pairs = "SELECT platform, toUInt128(event_id) FROM events_local"
+        assert opened.rows("SELECT count() FROM event_keys")[0][0] == 1000
+        assert opened.rows(f"SELECT count() FROM (SELECT platform, id128 FROM event_keys EXCEPT {pairs})")[0][0] == 0
+        assert opened.rows(f"SELECT count() FROM ({pairs} EXCEPT SELECT platform, id128 FROM event_keys)")[0][0] == 0
+        assert opened.rows("SELECT name FROM system.tables WHERE database = {db:String} AND name LIKE 'event_ids%'",
+                           {"db": database}) == []
     finally:
         opened.command(f"DROP DATABASE IF EXISTS {database}")
         opened.close()
@@ -350,7 +383,7 @@ def test_cluster_views_compute_the_same_rollups(store: Store, cluster_store: Sto
         "ORDER BY platform, month",
         "SELECT platform, month, dim, key, uniqExactMerge(users) FROM platform_monthly_dims "
         "GROUP BY platform, month, dim, key ORDER BY platform, month, dim, key",
-        "SELECT platform, count(), uniqExact(id128), sum(id128 % 1000) FROM event_ids "
+        "SELECT platform, count(), uniqExact(id128), sum(id128 % 1000) FROM event_keys "
         "GROUP BY platform ORDER BY platform",
         "SELECT platform, count(), uniqExact(user_pseudo) FROM events GROUP BY platform ORDER BY platform",
     ]

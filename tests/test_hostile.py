@@ -43,7 +43,7 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 SQL_FRAGMENTS = ["'; DROP TABLE events; --", "\\' OR 1=1", "{p:String}", "\" OR \"\"=\"",
                  "1); DELETE FROM api_keys; --", "`events`", "$1", "%s", "' UNION SELECT key FROM pseudonym_keys --"]
 CHECKED: list[int] = []  # status of every answer checked by assert_sane, summarised at the end (pytest -s)
-TABLES_THAT_MUST_SURVIVE = ("events", "event_ids", "api_keys", "platforms", "provinces", "pseudonym_keys",
+TABLES_THAT_MUST_SURVIVE = ("events", "event_keys", "api_keys", "platforms", "provinces", "pseudonym_keys",
                             "platform_daily", "platform_monthly")
 
 

@@ -32,7 +32,7 @@ ROWS = [
 def figures(store: Store) -> tuple:
     return (
         store.rows("SELECT count(), sum(duration_s), sum(bytes) FROM events")[0],
-        store.rows("SELECT count() FROM event_ids")[0][0],
+        store.rows("SELECT count() FROM event_keys")[0][0],
         store.rows("SELECT sum(sessions), sum(duration_s), sum(bytes) FROM platform_daily")[0],
         store.rows("SELECT uniqExactMerge(users) FROM platform_monthly")[0][0],
     )
@@ -66,7 +66,7 @@ def test_journalled_insert_that_never_ran_is_replayed_once(store: Store, fmt: st
 def test_partial_insert_is_completed_without_double_counting(store: Store, kind: str) -> None:
     data = block(ROWS)
     journal(store, kind, "t-partial", data)
-    # the first attempt reached events and event_ids but not the daily rollup
+    # the first attempt reached events and event_keys but not the daily rollup
     store.command("DETACH TABLE platform_daily_mv")
     store.raw_insert("events_ingest", INGEST_COLUMNS, data, INGEST_FORMAT, settings={
         "insert_deduplication_token": "t-partial", "deduplicate_blocks_in_dependent_materialized_views": 1})

@@ -35,7 +35,7 @@ def table_dumps(store: Store) -> dict[str, bytes]:
     """Every table, view and materialized view of the test database, all columns, as TabSeparated bytes."""
     names = [row[0] for row in store.rows(
         "SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name", {"db": store.database})]
-    assert {"events", "pseudonym_keys", "api_keys", "event_ids", "platform_daily"} <= set(names)
+    assert {"events", "pseudonym_keys", "api_keys", "event_keys", "platform_daily"} <= set(names)
     return {name: store.client.raw_query("SELECT * FROM {db:Identifier}.{t:Identifier} FORMAT TabSeparated",
                                          parameters={"db": store.database, "t": name}) for name in names}
 

@@ -13,14 +13,14 @@ from queries.store import IntArray, Store
 
 def test_finds_exactly_the_stored_pairs(store: Store) -> None:
     big = (1 << 127) + 5  # the top bit set: bound and read back as an unsigned 128-bit value
-    store.insert("event_ids", [["zalo", 1], ["zalo", 2], ["zalo", big], ["momo", 3]], ["platform", "id128"])
+    store.insert("event_keys", [["zalo", 1], ["zalo", 2], ["zalo", big], ["momo", 3]], ["platform", "id128"])
     writer = Writer(store)
     try:
         keys = {("zalo", "2"), ("zalo", "3"), ("zalo", str(big)), ("zalo", "7"), ("momo", "1")}
         # 3 is stored for momo only, 1 for zalo only, 7 nowhere; ids come as the requests' pieces, 2 repeated
         pieces = IntArray(["2,3", f"{big},7,2", "1"])
-        assert writer._stored_ids(keys, {"zalo", "momo"}, pieces) == {("zalo", "2"), ("zalo", str(big))}
-        assert writer._stored_ids({("momo", "3")}, {"momo"}, IntArray(["3"])) == {("momo", "3")}
+        assert writer._stored_ids(keys, pieces) == {("zalo", "2"), ("zalo", str(big))}
+        assert writer._stored_ids({("momo", "3")}, IntArray(["3"])) == {("momo", "3")}
     finally:
         writer.close()
 
@@ -28,8 +28,7 @@ def test_finds_exactly_the_stored_pairs(store: Store) -> None:
 def test_the_lookup_parses_as_clickhouse_sql(store: Store) -> None:
     formatted = store.command("SELECT formatQuery({sql:String})", {"sql": STORED_IDS_SQL})
     assert " ".join(formatted.replace("\\n", " ").split()) == (
-        "SELECT platform, id128 FROM event_ids WHERE (platform IN ({platforms:Array(String)})) "
-        "AND (id128 IN ({ids:Array(UInt128)}))")
+        "SELECT platform, id128 FROM event_keys WHERE id128 IN ({ids:Array(UInt128)})")
 
 
 def batch(platform: str, ids: list[int]) -> _Batch:
@@ -47,12 +46,12 @@ def test_no_single_lookup_exceeds_the_limit_the_engine_handles() -> None:
     """The largest group (GROUP_MAX_ROWS, plus one request of MAX_EVENTS_PER_REQUEST less one) splits into
     lookups of at most LOOKUP_MAX_IDS + MAX_EVENTS_PER_REQUEST ids, under the 65,000 measured to work."""
     sizes = [MAX_EVENTS_PER_REQUEST] * (GROUP_MAX_ROWS // MAX_EVENTS_PER_REQUEST) + [MAX_EVENTS_PER_REQUEST - 1]
-    group = [_Batch([("zalo", "1", b"[]")] * size, set(), set(), "1", b"", Future()) for size in sizes]
+    group = [_Batch([("zalo", "1", b"[]")] * size, set(), "1", b"", Future()) for size in sizes]
     assert max(sum(len(b.rows) for b in chunk) for chunk in lookup_chunks(group, LOOKUP_MAX_IDS)) <= 65_000
 
 
 def test_stored_events_are_found_in_every_run_of_a_group(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    store.insert("event_ids", [["zalo", 2], ["zalo", 5], ["momo", 9]], ["platform", "id128"])
+    store.insert("event_keys", [["zalo", 2], ["zalo", 5], ["momo", 9]], ["platform", "id128"])
     monkeypatch.setattr("ingest.write.LOOKUP_MAX_IDS", 2)  # three lookups for the group below
     writer = Writer(store)
     try:
