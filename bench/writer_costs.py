@@ -1,15 +1,20 @@
 """What the writer's ClickHouse steps cost, each on its own, on a fresh chDB directory with the real schema.
 
     python bench/writer_costs.py lookup [--stored 1000000] [--ids 32000]
+    python bench/writer_costs.py lookup-layouts [--stored 1000000] [--ids 32000]
     python bench/writer_costs.py lookup-sizes [--stored 1000000] [--sizes 32000,65000,70000]
     python bench/writer_costs.py insert [--rows 800000] [--groups 8000,32000,100000]
     python bench/writer_costs.py part
     python bench/writer_costs.py writer [--rows 600000] [--threads 64] [--max-rows 50000]
 
-`lookup`: one dedup lookup of a group's ids against `event_ids`: the ids bound as an `Array(UInt128)`
+`lookup`: one dedup lookup of a group's ids against `event_keys`: the ids bound as an `Array(UInt128)`
 literal (what the writer does; new ids each time, then the same ids five times), the cost of parsing
-that literal alone, and two alternatives that send the ids as a binary table instead (a temporary table
-of ids, and one of (platform, id) pairs), these with the same ids. Run it with several --stored sizes.
+that literal alone, and the alternative that sends the ids as a binary table instead (a temporary table
+of ids), with the same ids. Run it with several --stored sizes.
+
+`lookup-layouts`: the same lookup of new ids against the dedup index before migration 0007 (`event_ids`:
+ORDER BY (platform, id128), granules of 256 rows in 64 KB LZ4 blocks) and after it (`event_keys`: ORDER
+BY id128, granules of 128 rows in 2-4 KB uncompressed blocks), both holding the same --stored ids.
 
 `lookup-sizes`: one lookup (the writer's SQL) of each number of ids, with a 20 s limit: where the engine
 stops keeping the IN list as a set (the reason for the writer's LOOKUP_MAX_IDS).
@@ -73,62 +78,89 @@ def fresh_store(work: Path, database: str = "vnmeter") -> Store:
     return store
 
 
-def fill_event_ids(store: Store, stored: int) -> None:
-    """`stored` random ids over the benchmark's 20 platforms, merged into one part."""
+def fill_event_keys(store: Store, stored: int, table: str = "event_keys") -> None:
+    """`stored` random version-4 UUIDs (as vendors send them) over the benchmark's 20 platforms, merged into
+    one part. toUInt128 of a UUID is Python's UUID.int, what the writer binds."""
     store.command(
-        "INSERT INTO event_ids SELECT concat('bench-app-', leftPad(toString(number % 20), 2, '0')), "
-        "reinterpretAsUInt128(generateUUIDv4()) FROM numbers({n:UInt64})", {"n": stored})
-    store.command("OPTIMIZE TABLE event_ids FINAL")
+        f"INSERT INTO {table} (platform, id128) SELECT concat('bench-app-', leftPad(toString(number % 20), 2, '0')), "
+        "toUInt128(generateUUIDv4()) FROM numbers({n:UInt64})", {"n": stored})
+    store.command(f"OPTIMIZE TABLE {table} FINAL")
+
+
+def new_id_values(rng: random.Random, count: int) -> list[int]:
+    """`count` ids not stored: version-4 UUIDs, shaped like the stored ones (a uniform 128-bit integer
+    would fall outside the stored range three times in four and measure less than a real lookup)."""
+    return [uuid.UUID(int=rng.getrandbits(128), version=4).int for _ in range(count)]
+
+
+def new_ids(rng: random.Random, count: int) -> IntArray:
+    return IntArray(new_id_values(rng, count))
+
+
+# The dedup index before migration 0007, as 0002 created it, and the lookup the writer sent to it.
+EVENT_IDS_0002 = ("CREATE TABLE event_ids_0002 (platform LowCardinality(String), id128 UInt128) ENGINE = MergeTree "
+                  "ORDER BY (platform, id128) SETTINGS index_granularity = 256")
+LOOKUP_0002 = ("SELECT platform, id128 FROM event_ids_0002 "
+               "WHERE platform IN {platforms:Array(String)} AND id128 IN {ids:Array(UInt128)}")
+NO_CONDITION_CACHE = {"use_query_condition_cache": 0}
+
+
+def lookup_layouts(store: Store, stored: int, ids: int) -> None:
+    store.command(EVENT_IDS_0002)
+    fill_event_keys(store, stored)
+    store.command("INSERT INTO event_ids_0002 SELECT platform, id128 FROM event_keys")
+    store.command("OPTIMIZE TABLE event_ids_0002 FINAL")
+    rng = random.Random(5)
+    print(f"one lookup of {ids:,} new ids against {stored:,} stored ids, mean of 5 after one unmeasured:")
+    for label, table, sql, params in [
+        ("event_ids (0002): (platform, id128), 256 LZ4", "event_ids_0002", LOOKUP_0002, {"platforms": PLATFORMS}),
+        ("event_keys (0007): id128, 128 uncompressed", "event_keys", STORED_IDS_SQL, {}),
+    ]:
+        store.query(sql, {**params, "ids": new_ids(rng, ids)}, settings=NO_CONDITION_CACHE)
+        batches = iter([new_ids(rng, ids) for _ in range(5)])
+        timed(label, lambda sql=sql, params=params, batches=batches: store.query(
+            sql, {**params, "ids": next(batches)}, settings=NO_CONDITION_CACHE), 5, ids, "id")
+        (index_mb, marks, disk_mb), = store.rows(
+            "SELECT sum(primary_key_bytes_in_memory) / 1e6, sum(marks), sum(bytes_on_disk) / 1e6 FROM system.parts "
+            "WHERE database = {db:String} AND table = {t:String} AND active", {"db": store.database, "t": table})
+        print(f"{'':<44} {marks:,} granules, {disk_mb:,.0f} MB on disk, primary index {index_mb:.1f} MB in memory")
 
 
 def lookup(store: Store, stored: int, ids: int) -> None:
-    fill_event_ids(store, stored)
+    fill_event_keys(store, stored)
     rng = random.Random(3)
-    keys = [(rng.choice(PLATFORMS), rng.getrandbits(128)) for _ in range(ids)]
-    platforms = sorted({platform for platform, _ in keys})
+    keys = [(rng.choice(PLATFORMS), value) for value in new_id_values(rng, ids)]
     literal = BoundText("[" + ",".join(str(value) for _, value in keys) + "]")
     client = store.client
     client.command("CREATE TEMPORARY TABLE ids (id128 UInt128) ENGINE = Memory")
-    client.command("CREATE TEMPORARY TABLE pairs (platform String, id128 UInt128) ENGINE = Memory")
-    prefixes = {platform: bytes([len(platform)]) + platform.encode() for platform in platforms}
 
     def binary_ids() -> list[tuple[Any, ...]]:
         client.command("TRUNCATE TABLE ids")
         client.raw_insert("ids", ["id128"], insert_block=b"".join(v.to_bytes(16, "little") for _, v in keys),
                           fmt="RowBinary")
-        return store.rows("SELECT platform, id128 FROM event_ids WHERE platform IN {platforms:Array(String)} "
-                          "AND id128 IN (SELECT id128 FROM ids)", {"platforms": platforms})
+        return store.rows("SELECT platform, id128 FROM event_keys WHERE id128 IN (SELECT id128 FROM ids)")
 
-    def binary_pairs() -> list[tuple[Any, ...]]:
-        client.command("TRUNCATE TABLE pairs")
-        client.raw_insert("pairs", ["platform", "id128"], fmt="RowBinary",
-                          insert_block=b"".join(prefixes[p] + v.to_bytes(16, "little") for p, v in keys))
-        return store.rows("SELECT platform, id128 FROM event_ids WHERE (platform, id128) IN "
-                          "(SELECT platform, id128 FROM pairs)")
-
-    fresh = iter([IntArray(rng.getrandbits(128) for _ in range(ids)) for _ in range(5)])
+    fresh = iter([new_ids(rng, ids) for _ in range(5)])
     print(f"{ids:,} ids (none stored) against {stored:,} stored ids, mean of 5:")
     # ClickHouse caches which granules a condition selected (the query condition cache): repeating the same
     # ids measures the cache; the writer looks up new ids every time
-    timed("bound Array(UInt128), new ids each time", lambda: store.rows(
-        STORED_IDS_SQL, {"platforms": platforms, "ids": next(fresh)}), 5, ids, "id")
-    timed("the same ids again (condition cache)", lambda: store.rows(
-        STORED_IDS_SQL, {"platforms": platforms, "ids": literal}), 5, ids, "id")
+    timed("bound Array(UInt128), new ids each time", lambda: store.rows(STORED_IDS_SQL, {"ids": next(fresh)}),
+          5, ids, "id")
+    timed("the same ids again (condition cache)", lambda: store.rows(STORED_IDS_SQL, {"ids": literal}), 5, ids, "id")
     timed("  of which parsing the literal", lambda: store.rows(
         "SELECT length({ids:Array(UInt128)})", {"ids": literal}), 5, ids, "id")
     timed("binary table of ids, IN (SELECT ...)", binary_ids, 5, ids, "id")
-    timed("binary table of (platform, id) pairs", binary_pairs, 5, ids, "id")
 
 
 def lookup_sizes(store: Store, stored: int, sizes: list[int]) -> None:
-    fill_event_ids(store, stored)
+    fill_event_keys(store, stored)
     rng = random.Random(3)
     print(f"one lookup of N ids (none stored) against {stored:,} stored ids, limit 20 s:")
     for size in sizes:
-        ids = IntArray(rng.getrandbits(128) for _ in range(size))
+        ids = new_ids(rng, size)
         began = time.perf_counter()
         try:
-            store.query(STORED_IDS_SQL, {"platforms": PLATFORMS, "ids": ids}, settings={"max_execution_time": 20})
+            store.query(STORED_IDS_SQL, {"ids": ids}, settings={"max_execution_time": 20, **NO_CONDITION_CACHE})
             outcome = "answered"
         except Exception as exc:  # noqa: BLE001 - the engine's error is the measurement
             outcome = "stopped at the 20 s limit" if "TIMEOUT_EXCEEDED" in str(exc) else f"failed: {exc}"[:200]
@@ -218,7 +250,7 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["lookup", "lookup-sizes", "insert", "part", "writer"])
+    parser.add_argument("what", choices=["lookup", "lookup-layouts", "lookup-sizes", "insert", "part", "writer"])
     parser.add_argument("--sizes", default="32000,50000,65000,70000,100000")
     parser.add_argument("--stored", type=int, default=1_000_000)
     parser.add_argument("--ids", type=int, default=32_000)
@@ -235,6 +267,8 @@ def main() -> None:
         store = fresh_store(work)
         if args.what == "lookup":
             lookup(store, args.stored, args.ids)
+        elif args.what == "lookup-layouts":
+            lookup_layouts(store, args.stored, args.ids)
         elif args.what == "lookup-sizes":
             lookup_sizes(store, args.stored, [int(size) for size in args.sizes.split(",")])
         elif args.what == "writer":
