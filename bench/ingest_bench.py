@@ -177,6 +177,21 @@ def run_engine(lines: list[bytes], batch: int, data_dir: Path) -> tuple[float, f
     return elapsed, cpu
 
 
+def fill_index(data_dir: Path, stored: int) -> None:
+    """`stored` ids of earlier events in the service's dedup index (version-4 UUIDs over the benchmark's
+    platforms), so that its lookups run against a table of that size."""
+    from queries.migrate import migrate
+    from queries.store import open_store
+
+    store = open_store(None, data_dir)  # where `vnmeter serve` keeps it with VNMETER_DATA_DIR
+    migrate(store)
+    store.command("INSERT INTO event_keys (platform, id128) SELECT {platforms:Array(String)}[1 + number % {n:UInt32}], "
+                  "toUInt128(generateUUIDv4()) FROM numbers({stored:UInt64})",
+                  {"platforms": PLATFORMS, "n": len(PLATFORMS), "stored": stored})
+    store.command("OPTIMIZE TABLE event_keys FINAL")
+    store.close()
+
+
 def run_engine_subprocess(count: int, batch: int, data_dir: Path) -> tuple[float, float]:
     """chDB hosts one directory per process, so each engine run gets a process of its own."""
     out = subprocess.run([sys.executable, __file__, "--engine-only", str(data_dir), "--events", str(count),
@@ -194,8 +209,14 @@ def main() -> None:
                         help="where the chDB directories go (default: the system temp directory)")
     parser.add_argument("--null-writer", action="store_true",
                         help="the service stores nothing: measures the HTTP path alone")
+    parser.add_argument("--stored", type=int, default=0,
+                        help="ids of earlier events in the service's dedup index before it starts")
     parser.add_argument("--engine-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--fill-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fill_only:
+        fill_index(args.fill_only, args.stored)
+        return
     if args.engine_only:
         print(*run_engine(stored_rows(generate(args.events)), args.batch, args.engine_only))
         return
@@ -206,13 +227,18 @@ def main() -> None:
         batches = [gzip.compress(b"\n".join(orjson.dumps(e) for e in events[i:i + args.batch]))
                    for i in range(0, len(events), args.batch)]
         lines = events  # the engine runs regenerate the same events (same seed) in their own processes
+        if args.stored:  # in a process of its own: chDB hosts one directory per process
+            print(f"storing {args.stored:,} earlier ids in the service's dedup index ...", flush=True)
+            subprocess.run([sys.executable, __file__, "--fill-only", str(work / "api"), "--stored", str(args.stored)],
+                           check=True)
         api_s, api_cpu, client_cpu, accepted, failures = run_api(batches, args.clients, work / "api", args.null_writer)
         engine_small_s, small_cpu = run_engine_subprocess(args.events, args.batch, work / "engine-small")
         engine_large_s, large_cpu = run_engine_subprocess(args.events, LARGE_BLOCK, work / "engine-large")
         api_rate = accepted / api_s
         small_rate, large_rate = len(lines) / engine_small_s, len(lines) / engine_large_s
         engine_rate = max(small_rate, large_rate)
-        print(f"events:            {args.events:,} in {len(batches):,} gzip NDJSON batches, {args.clients} clients")
+        print(f"events:            {args.events:,} in {len(batches):,} gzip NDJSON batches, {args.clients} clients"
+              + (f", {args.stored:,} earlier ids in the service's dedup index" if args.stored else ""))
         label = "API, null writer" if args.null_writer else "API accepted:    "
         print(f"{label}  {accepted:,} (failed requests: {failures}) in {api_s:.1f} s = "
               f"{api_rate:,.0f} events/s")

@@ -42,7 +42,7 @@ from queries.migrate import migrate  # noqa: E402
 from queries.store import Store, open_store  # noqa: E402
 
 MARKER = ".vnmeter-bench"
-TABLES = ("events", "event_ids", "platform_daily", "platform_monthly", "platform_monthly_dims")
+TABLES = ("events", "event_keys", "platform_daily", "platform_monthly", "platform_monthly_dims")
 MONTH_START = "2026-09-01"
 DAYS = 30
 SESSIONS_PER_USER_DAY = 20
@@ -240,7 +240,7 @@ def measure(store: Store, events: int, big_set: int, active_days: int) -> dict[s
 
 def report(m: dict[str, Any]) -> str:
     p = m["parts"]
-    ev, ids = p["events"], p["event_ids"]
+    ev, ids = p["events"], p["event_keys"]
     daily, monthly, dims = p["platform_daily"], p["platform_monthly"], p["platform_monthly_dims"]
     big = m["big_set"]
     best_merge = min(big["merge_seconds"])
@@ -253,7 +253,7 @@ def report(m: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---|",
         f"| events | {ev['rows']:,} | {ev['compressed']:,} | {ev['on_disk']:,} "
         f"| {ev['compressed'] / ev['rows']:.1f} | {ev['on_disk'] / ev['rows']:.1f} B on disk / event |",
-        f"| event_ids | {ids['rows']:,} | {ids['compressed']:,} | {ids['on_disk']:,} "
+        f"| event_keys | {ids['rows']:,} | {ids['compressed']:,} | {ids['on_disk']:,} "
         f"| {ids['compressed'] / ids['rows']:.1f} | {ids['on_disk'] / ids['rows']:.1f} B on disk / event |",
         f"| platform_daily | {daily['rows']:,} | {daily['compressed']:,} | {daily['on_disk']:,} "
         f"| {daily['compressed'] / daily['rows']:,.0f} "

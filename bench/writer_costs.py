@@ -5,7 +5,7 @@
     python bench/writer_costs.py lookup-sizes [--stored 1000000] [--sizes 32000,65000,70000]
     python bench/writer_costs.py insert [--rows 800000] [--groups 8000,32000,100000]
     python bench/writer_costs.py part
-    python bench/writer_costs.py writer [--rows 600000] [--threads 64] [--max-rows 50000]
+    python bench/writer_costs.py writer [--rows 600000] [--threads 64] [--max-rows 50000] [--stored 0]
 
 `lookup`: one dedup lookup of a group's ids against `event_keys`: the ids bound as an `Array(UInt128)`
 literal (what the writer does; new ids each time, then the same ids five times), the cost of parsing
@@ -218,16 +218,18 @@ class CountingWriter(Writer):
         return super()._prepare(*args)
 
 
-def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS) -> None:
+def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS, stored: int = 0) -> None:
+    if stored:
+        fill_event_keys(store, stored)
     rng = random.Random(2)
-    stored = []
+    events = []
     for _ in range(rows):
         event_id = uuid.UUID(int=rng.getrandbits(128), version=4)
         ts_ms = 1_640_995_200_000 + rng.randrange(90 * 86_400) * 1000
-        stored.append(StoredEvent(rng.choice(PLATFORMS), str(event_id), event_id.int, f"{rng.getrandbits(128):032x}",
+        events.append(StoredEvent(rng.choice(PLATFORMS), str(event_id), event_id.int, f"{rng.getrandbits(128):032x}",
                                   "session", ts_ms, (ts_ms // 1000 + 7 * 3600) // 86_400, rng.randrange(3600),
                                   rng.randrange(10**8), "VN", "", "android").row())
-    requests = [stored[i:i + 1000] for i in range(0, rows, 1000)]
+    requests = [events[i:i + 1000] for i in range(0, rows, 1000)]
     counting = CountingWriter(store, max_rows=max_rows)
 
     def post(share: list[list[StoredRow]]) -> None:
@@ -243,7 +245,8 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
     wall, cpu = time.perf_counter() - began, own_cpu_s() - cpu_began
     counting.close()
     assert store.command("SELECT count() FROM events") == rows
-    print(f"{rows:,} events in 1,000-row requests from {threads} threads: {rows / wall:,.0f} events/s, "
+    print(f"{rows:,} events in 1,000-row requests from {threads} threads, {stored:,} ids stored before: "
+          f"{rows / wall:,.0f} events/s, "
           f"{cpu / rows * 1e6:.1f} us CPU per event, {counting.groups} groups of {rows / counting.groups:,.0f} "
           f"events on average")
 
@@ -252,7 +255,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["lookup", "lookup-layouts", "lookup-sizes", "insert", "part", "writer"])
     parser.add_argument("--sizes", default="32000,50000,65000,70000,100000")
-    parser.add_argument("--stored", type=int, default=1_000_000)
+    parser.add_argument("--stored", type=int, help="ids stored before it runs (lookups: 1,000,000; writer: 0)")
     parser.add_argument("--ids", type=int, default=32_000)
     parser.add_argument("--rows", type=int, default=800_000)
     parser.add_argument("--threads", type=int, default=64)
@@ -265,14 +268,15 @@ def main() -> None:
             insert(work, args.rows, [int(size) for size in args.groups.split(",")])
             return
         store = fresh_store(work)
+        stored = args.stored if args.stored is not None else (0 if args.what == "writer" else 1_000_000)
         if args.what == "lookup":
-            lookup(store, args.stored, args.ids)
+            lookup(store, stored, args.ids)
         elif args.what == "lookup-layouts":
-            lookup_layouts(store, args.stored, args.ids)
+            lookup_layouts(store, stored, args.ids)
         elif args.what == "lookup-sizes":
-            lookup_sizes(store, args.stored, [int(size) for size in args.sizes.split(",")])
+            lookup_sizes(store, stored, [int(size) for size in args.sizes.split(",")])
         elif args.what == "writer":
-            writer(store, args.rows, args.threads, args.max_rows)
+            writer(store, args.rows, args.threads, args.max_rows, stored)
         else:
             part(store)
         store.close()
