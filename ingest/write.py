@@ -41,11 +41,11 @@ FAILED_TOKENS_KEPT = 64
 INGEST_TABLE = "events_ingest"
 INGEST_FORMAT = "JSONCompactEachRow"
 # The ids are bound as one Array(UInt128) literal (per chunk) against `event_keys`, ordered by the id alone in
-# granules of 128 uncompressed rows (migration 0007): 32,000 new ids cost 84 ms CPU against 1,000,000 stored
-# ids and 374 ms against 100,000,000, where event_ids (ORDER BY (platform, id128), 64 KB LZ4 blocks) cost
-# 84 ms and 3,952 ms (bench/writer_costs.py lookup-layouts; docs/PERFORMANCE.md). A binary table of ids was
-# slower at scale, an Array(Tuple(String, UInt128)) of exact pairs took 46 s: the writer keeps the exact
-# pairs of the answer instead.
+# granules of 128 uncompressed rows (migration 0007). 32,000 new ids cost 84 ms of CPU against 1,000,000 stored
+# ids, 263 ms against 20,000,000 and 371 ms against 100,000,000, where event_ids (ORDER BY (platform, id128),
+# 64 KB LZ4 blocks) cost 86, 842 and 3,719 ms (bench/writer_costs.py lookup-layouts; docs/PERFORMANCE.md). A
+# binary table of ids was slower at scale, an Array(Tuple(String, UInt128)) of exact pairs took 46 s: the
+# writer keeps the exact pairs of the answer instead.
 STORED_IDS_SQL = "SELECT platform, id128 FROM event_keys WHERE id128 IN {ids:Array(UInt128)}"
 INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "day", "duration_s", "bytes",
                   "country", "province", "os")

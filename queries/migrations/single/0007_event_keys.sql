@@ -5,10 +5,10 @@
 -- Why: the `dedupe` step looks a group's ids (random UUIDs, several platforms) up in one IN list. Under
 -- ORDER BY (platform, id128) every id selected granules in each listed platform's range, and every
 -- selected granule cost decompressing its whole 64 KB block (~4,000 ids), so the lookup grew with the
--- table: 32,000 new ids cost 864 ms CPU against 20,000,000 stored ids and 3,952 ms against 100,000,000.
+-- table: 32,000 new ids cost 842 ms CPU against 20,000,000 stored ids and 3,719 ms against 100,000,000.
 -- Keyed by the id alone each id selects one granule of 128 rows, read from a 2-4 KB block stored without
--- compression (random ids do not compress): 374 ms against 100,000,000 (docs/PERFORMANCE.md,
--- `bench/writer_costs.py lookup-layouts`).
+-- compression (random ids do not compress): 263 and 371 ms (docs/PERFORMANCE.md,
+-- `bench/writer_costs.py lookup-layouts --stored N`).
 CREATE TABLE IF NOT EXISTS event_keys
 (
     platform LowCardinality(String),
