@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 STAMP = VENV / ".vnmeter-installed"
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "ingest/_fast.c")  # a change re-installs (and rebuilds the C part)
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "ingest/_fast.c", "ingest/_seen.c")  # a change re-installs (and rebuilds C)
 
 
 def ensure_env() -> None:

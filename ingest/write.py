@@ -25,6 +25,7 @@ import orjson
 
 from ingest.fastpath import StoredRow
 from ingest.journal import Entry, Journal, TableJournal, journal_for
+from ingest.seen import SeenFilter
 from queries.store import IntArray, Store
 
 log = logging.getLogger("vnmeter")
@@ -133,6 +134,8 @@ class Writer:
         self._inflight: dict[str, set[tuple[str, str]]] = {}  # never changed once added
         self._inflight_lock = threading.Lock()
         self._failed: dict[str, BaseException] = {}
+        self.seen: SeenFilter | None = None
+        self._submitted = False
         self._pending_done: list[str] = []
         self._last_done_flush = time.monotonic()
         self._threads = [threading.Thread(target=self._prepare_loop, name="vnmeter-writer", daemon=True),
@@ -143,11 +146,19 @@ class Writer:
     def submit(self, rows: list[StoredRow]) -> Future[WriteResult]:
         """Queue `rows` for storing exactly once; the future completes once they are in ClickHouse."""
         future: Future[WriteResult] = Future()
+        self._submitted = True
         if rows:
             self._queue.put(_Batch.of(rows, future))
         else:
             future.set_result(WriteResult(0, 0))
         return future
+
+    def use_filter(self, seen: SeenFilter | None) -> None:
+        """Look up only the pairs `seen` may hold (ingest/seen.py). Only before the first request: `seen` was
+        filled from what is stored, and a group stored meanwhile would be missing from it."""
+        if self._submitted:
+            raise RuntimeError("the stored-id filter must be set before the writer takes requests")
+        self.seen = seen
 
     def write(self, rows: list[StoredRow]) -> WriteResult:
         """Store `rows` exactly once; returns after they are in ClickHouse."""
@@ -194,8 +205,13 @@ class Writer:
         with self._inflight_lock:  # taken before the lookup: a group leaves it only once it is stored
             inflight = list(self._inflight.items())
         claimed: set[tuple[str, str]] = set()
-        for chunk in lookup_chunks(group, LOOKUP_MAX_IDS):
-            claimed |= self._stored_ids(keys, IntArray(batch.ids for batch in chunk))
+        if self.seen is None:
+            for chunk in lookup_chunks(group, LOOKUP_MAX_IDS):
+                claimed |= self._stored_ids(keys, IntArray(batch.ids for batch in chunk))
+        else:  # only the pairs the filter may hold: the others are certainly new
+            candidates = sorted({event_id for _, event_id in self.seen.may_hold(keys)})
+            for start in range(0, len(candidates), LOOKUP_MAX_IDS):
+                claimed |= self._stored_ids(keys, IntArray(candidates[start:start + LOOKUP_MAX_IDS]))
         relied_on = []
         for token, ids in inflight:
             overlap = keys & ids
@@ -212,6 +228,8 @@ class Writer:
         token = uuid.uuid4().hex
         data = self._journal(token, block) if block else None
         if inserted:
+            if self.seen is not None:
+                self.seen.add(inserted)  # before the insert: the filter never misses a stored pair
             with self._inflight_lock:
                 self._inflight[token] = inserted
         return _Prepared(token, data, tuple(relied_on), [batch.future for batch in group], results)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ingest.pipeline import Ingestor
 from ingest.pseudonymise import KeyStore
+from ingest.seen import SeenFilter
 from ingest.write import Writer
 from queries.apikeys import ApiKeys
 from queries.migrate import migrate
@@ -50,6 +51,7 @@ def build(settings: Settings, store: Store) -> Services:
     recovered = writer.recover()
     if recovered:
         log.warning("finished %d ingestion inserts left incomplete by an earlier stop", recovered)
+    writer.use_filter(SeenFilter.load(store))  # after the replay: it reads what is stored
     services = Services(settings, store, keys, registry, pseudonym_keys, writer,
                         Ingestor(registry, pseudonym_keys, writer, settings.zone, fast_path=settings.fast_path),
                         RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))

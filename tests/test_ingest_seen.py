@@ -1,0 +1,113 @@
+"""The stored-id filter (ingest/seen.py): its hash is ClickHouse's, the bitmap filled in SQL is the one the C
+code builds, no stored pair is ever missed, and the writer looks up only what the filter may hold."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from ingest import seen as seen_module
+from ingest.seen import HASHES, MIN_HEADROOM, SeenFilter
+from ingest.write import Writer, WriteResult, _Batch
+from queries.store import IntArray, Store
+from tests.factories import running_api
+
+_seen = pytest.importorskip("ingest._seen", reason="built without a C compiler: there is no filter")
+
+
+def pairs(count: int, seed: int) -> set[tuple[str, str]]:
+    rng = random.Random(seed)
+    return {(f"app-{rng.randrange(7)}", str(uuid.UUID(int=rng.getrandbits(128), version=4).int)) for _ in range(count)}
+
+
+def store_pairs(store: Store, stored: set[tuple[str, str]]) -> None:
+    store.insert("event_keys", [[platform, int(event_id)] for platform, event_id in sorted(stored)],
+                 ["platform", "id128"])
+
+
+def test_the_hash_is_clickhouses_xxhash64(store: Store) -> None:
+    rng = random.Random(1)
+    samples = [b"", b"\x00", b"zalo\x00340282366920938463463374607431768211455"]
+    samples += [bytes(rng.randrange(256) for _ in range(length)) for length in range(0, 100, 3)]
+    for data in samples:  # every length class of the algorithm: < 4, < 8, < 32, >= 32 bytes
+        assert _seen.hash(data) == store.rows("SELECT xxHash64(unhex({h:String}))", {"h": data.hex()})[0][0], data
+
+
+def test_the_bitmap_filled_in_sql_is_the_one_the_c_code_builds(store: Store) -> None:
+    stored = pairs(5_000, seed=2) | {("zalo", "0"), ("zalo", str(2**128 - 1))}
+    store_pairs(store, stored)
+    loaded = SeenFilter.load(store)
+    assert loaded is not None and loaded.count == len(stored)
+    built = SeenFilter(loaded.capacity)
+    built.add(stored)
+    assert loaded.bits == built.bits == -(-(len(stored) + MIN_HEADROOM) * 10 // 64) * 64
+    assert bytes(loaded.bitmap) == bytes(built.bitmap)
+    assert sum(bin(b).count("1") for b in built.bitmap) > len(stored) * HASHES * 0.99  # bits really were set
+
+
+def test_no_stored_pair_is_missed_and_few_new_ones_pass() -> None:
+    seen = SeenFilter(20_000)
+    stored, new = pairs(20_000, seed=3), pairs(20_000, seed=4)
+    seen.add(stored)
+    assert seen.may_hold(stored) == stored
+    passed = len(seen.may_hold(new - stored))
+    assert passed < 0.02 * len(new)  # 10 bits and 7 hashes per pair: about 1% at capacity
+
+
+def test_past_its_capacity_the_filter_passes_every_pair() -> None:
+    seen = SeenFilter(100)
+    seen.add(pairs(100, seed=5))
+    assert not seen.full
+    seen.add(pairs(1, seed=6))
+    new = pairs(50, seed=7)
+    assert seen.full and seen.may_hold(new) == new
+
+
+def test_the_writer_looks_up_only_what_the_filter_may_hold(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = pairs(300, seed=8)
+    store_pairs(store, before)
+    writer = Writer(store)
+    looked_up: list[int] = []
+    lookup = writer._stored_ids
+
+    def counting(keys: set[tuple[str, str]], ids: IntArray) -> set[tuple[str, str]]:
+        looked_up.append(ids.text.count(",") + 1)
+        return lookup(keys, ids)
+
+    monkeypatch.setattr(writer, "_stored_ids", counting)
+    try:
+        writer.use_filter(SeenFilter.load(store))
+        old = sorted(before)[:3]
+        new = sorted(pairs(2_000, seed=9) - before)
+        rows = [(platform, event_id, b"[]") for platform, event_id in [*old, *new]]
+        # three pairs stored before the filter was filled come back as duplicates
+        assert writer._prepare([_Batch.of(rows, Future())]).results == [WriteResult(2_000, 3)]
+        assert sum(looked_up) < 3 + 0.02 * 2_000  # the three, and the filter's false positives
+        # the group's pairs are in the filter as soon as it is prepared, before its insert
+        assert writer.seen is not None and writer.seen.may_hold(set(new)) == set(new)
+    finally:
+        writer.close()
+
+
+def test_the_filter_is_set_before_the_first_request(store: Store) -> None:
+    writer = Writer(store)
+    try:
+        writer.submit([])
+        with pytest.raises(RuntimeError, match="before the writer takes requests"):
+            writer.use_filter(SeenFilter(10))
+    finally:
+        writer.close()
+
+
+def test_the_service_uses_it_on_the_embedded_engine(store: Store, tmp_path: Path) -> None:
+    with running_api(store, tmp_path) as api:
+        assert isinstance(api.services.writer.seen, SeenFilter)
+
+
+def test_there_is_no_filter_without_the_c_code(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seen_module, "_seen", None)
+    assert SeenFilter.load(store) is None
