@@ -3,6 +3,7 @@
     python bench/writer_costs.py lookup [--stored 1000000] [--ids 32000]
     python bench/writer_costs.py lookup-layouts [--stored 1000000] [--ids 32000]
     python bench/writer_costs.py lookup-sizes [--stored 1000000] [--sizes 32000,65000,70000]
+    python bench/writer_costs.py seen-fill [--stored 1000000]
     python bench/writer_costs.py insert [--rows 800000] [--groups 8000,32000,100000]
     python bench/writer_costs.py part
     python bench/writer_costs.py writer [--rows 600000] [--threads 64] [--max-rows 50000] [--stored 0]
@@ -18,6 +19,9 @@ BY id128, granules of 128 rows in 2-4 KB uncompressed blocks), both holding the 
 
 `lookup-sizes`: one lookup (the writer's SQL) of each number of ids, with a 20 s limit: where the engine
 stops keeping the IN list as a set (the reason for the writer's LOOKUP_MAX_IDS).
+
+`seen-fill`: the stored-id filter (ingest/seen.py) filled from --stored ids as at start-up: time, size, and
+the share of 100,000 new ids it passes to the lookup.
 
 `insert`: CPU per row of inserting the same rows into `events_ingest` (and every view on it) in groups of
 each size. `part`: the fixed cost of one small insert
@@ -47,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest_bench import PLATFORMS, own_cpu_s  # noqa: E402 - bench/ is this script's own directory
 
 from ingest.fastpath import StoredRow  # noqa: E402
+from ingest.seen import SeenFilter  # noqa: E402
 from ingest.write import GROUP_MAX_ROWS, INGEST_COLUMNS, INGEST_FORMAT, STORED_IDS_SQL, StoredEvent, Writer  # noqa: E402
 from queries.migrate import migrate  # noqa: E402
 from queries.store import IntArray, Store, open_store  # noqa: E402
@@ -152,6 +157,23 @@ def lookup(store: Store, stored: int, ids: int) -> None:
     timed("binary table of ids, IN (SELECT ...)", binary_ids, 5, ids, "id")
 
 
+def seen_fill(store: Store, stored: int) -> None:
+    """How long start-up takes to fill the stored-id filter, how large it is, and what it passes."""
+    fill_event_keys(store, stored)
+    began, cpu_began = time.perf_counter(), own_cpu_s()
+    seen = SeenFilter.load(store)
+    wall, cpu = time.perf_counter() - began, own_cpu_s() - cpu_began
+    assert seen is not None, "ingest/_seen.c is not built"
+    rng = random.Random(6)
+    probe = {(rng.choice(PLATFORMS), str(value)) for value in new_id_values(rng, 100_000)}
+    began = time.perf_counter()
+    passed = len(seen.may_hold(probe))
+    check = time.perf_counter() - began
+    print(f"stored-id filter of {stored:,} stored ids: filled in {wall:.1f} s ({cpu:.1f} s CPU), "
+          f"{len(seen.bitmap) / 1e6:,.1f} MB for {seen.capacity:,} pairs; 100,000 new ids: {passed:,} passed "
+          f"({passed / 1000:.2f}%), checked in {check * 1e3:.1f} ms ({check / 100_000 * 1e9:.0f} ns per id)")
+
+
 def lookup_sizes(store: Store, stored: int, sizes: list[int]) -> None:
     fill_event_keys(store, stored)
     rng = random.Random(3)
@@ -253,7 +275,8 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["lookup", "lookup-layouts", "lookup-sizes", "insert", "part", "writer"])
+    parser.add_argument("what", choices=["lookup", "lookup-layouts", "lookup-sizes", "seen-fill", "insert", "part",
+                                         "writer"])
     parser.add_argument("--sizes", default="32000,50000,65000,70000,100000")
     parser.add_argument("--stored", type=int, help="ids stored before it runs (lookups: 1,000,000; writer: 0)")
     parser.add_argument("--ids", type=int, default=32_000)
@@ -273,6 +296,8 @@ def main() -> None:
             lookup(store, stored, args.ids)
         elif args.what == "lookup-layouts":
             lookup_layouts(store, stored, args.ids)
+        elif args.what == "seen-fill":
+            seen_fill(store, stored)
         elif args.what == "lookup-sizes":
             lookup_sizes(store, stored, [int(size) for size in args.sizes.split(",")])
         elif args.what == "writer":
