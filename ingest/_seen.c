@@ -123,56 +123,29 @@ static inline int test_or_set(filter *f, uint64_t h, int set) {
     return all;
 }
 
-/* add(bitmap, k, keys): set the bits of every (platform, id) in the iterable. */
-static PyObject *add(PyObject *self, PyObject *args) {
+/* Every (platform, id) of `keys`: with `set`, set its bits and return None; otherwise return the set of
+ * those whose bits are all set (stored, or a false positive). */
+static PyObject *each_pair(PyObject *args, int set, const char *format) {
     PyObject *bitmap, *keys;
     int k;
-    if (!PyArg_ParseTuple(args, "OiO:add", &bitmap, &k, &keys)) return NULL;
+    if (!PyArg_ParseTuple(args, format, &bitmap, &k, &keys)) return NULL;
     Py_buffer view;
     filter f;
     if (open_filter(bitmap, k, &view, &f) < 0) return NULL;
-    PyObject *it = PyObject_GetIter(keys), *pair;
-    if (it == NULL) goto fail;
-    while ((pair = PyIter_Next(it)) != NULL) {
-        uint64_t h;
-        int bad = pair_hash(pair, &h);
-        Py_DECREF(pair);
-        if (bad) goto fail;
-        test_or_set(&f, h, 1);
-    }
-    if (PyErr_Occurred()) goto fail;
-    Py_DECREF(it);
-    PyBuffer_Release(&view);
-    Py_RETURN_NONE;
-fail:
-    Py_XDECREF(it);
-    PyBuffer_Release(&view);
-    return NULL;
-}
-
-/* maybe(bitmap, k, keys) -> set: the keys whose bits are all set (stored, or a false positive). */
-static PyObject *maybe(PyObject *self, PyObject *args) {
-    PyObject *bitmap, *keys;
-    int k;
-    if (!PyArg_ParseTuple(args, "OiO:maybe", &bitmap, &k, &keys)) return NULL;
-    Py_buffer view;
-    filter f;
-    if (open_filter(bitmap, k, &view, &f) < 0) return NULL;
-    PyObject *found = PySet_New(NULL), *it = NULL, *pair;
-    if (found == NULL) goto fail;
+    PyObject *found = set ? NULL : PySet_New(NULL), *it = NULL, *pair;
+    if (!set && found == NULL) goto fail;
     it = PyObject_GetIter(keys);
     if (it == NULL) goto fail;
     while ((pair = PyIter_Next(it)) != NULL) {
         uint64_t h;
-        if (pair_hash(pair, &h) || (test_or_set(&f, h, 0) && PySet_Add(found, pair) < 0)) {
-            Py_DECREF(pair);
-            goto fail;
-        }
+        int bad = pair_hash(pair, &h) || (test_or_set(&f, h, set) && !set && PySet_Add(found, pair) < 0);
         Py_DECREF(pair);
+        if (bad) goto fail;
     }
     if (PyErr_Occurred()) goto fail;
     Py_DECREF(it);
     PyBuffer_Release(&view);
+    if (set) Py_RETURN_NONE;
     return found;
 fail:
     Py_XDECREF(it);
@@ -180,6 +153,9 @@ fail:
     PyBuffer_Release(&view);
     return NULL;
 }
+
+static PyObject *add(PyObject *self, PyObject *args) { return each_pair(args, 1, "OiO:add"); }
+static PyObject *maybe(PyObject *self, PyObject *args) { return each_pair(args, 0, "OiO:maybe"); }
 
 /* fill(bitmap, words): OR in (index UInt64, bits UInt64) pairs, little-endian, as ClickHouse's RowBinary
  * gives them for `SELECT word, groupBitOr(...) ... GROUP BY word`. */
