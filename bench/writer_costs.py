@@ -6,7 +6,7 @@
     python bench/writer_costs.py seen-fill [--stored 1000000]
     python bench/writer_costs.py insert [--rows 800000] [--groups 8000,32000,100000]
     python bench/writer_costs.py part
-    python bench/writer_costs.py writer [--rows 600000] [--threads 64] [--max-rows 50000] [--stored 0]
+    python bench/writer_costs.py writer [--rows 600000] [--threads 64] [--max-rows 50000] [--stored 0] [--no-filter]
 
 `lookup`: one dedup lookup of a group's ids against `event_keys`: the ids bound as an `Array(UInt128)`
 literal (what the writer does; new ids each time, then the same ids five times), the cost of parsing
@@ -240,7 +240,8 @@ class CountingWriter(Writer):
         return super()._prepare(*args)
 
 
-def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS, stored: int = 0) -> None:
+def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS, stored: int = 0,
+           use_filter: bool = True) -> None:
     if stored:
         fill_event_keys(store, stored)
     rng = random.Random(2)
@@ -253,6 +254,8 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
                                   rng.randrange(10**8), "VN", "", "android").row())
     requests = [events[i:i + 1000] for i in range(0, rows, 1000)]
     counting = CountingWriter(store, max_rows=max_rows)
+    if use_filter:  # as the service does on the embedded engine
+        counting.use_filter(SeenFilter.load(store))
 
     def post(share: list[list[StoredRow]]) -> None:
         for request in share:
@@ -267,7 +270,8 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
     wall, cpu = time.perf_counter() - began, own_cpu_s() - cpu_began
     counting.close()
     assert store.command("SELECT count() FROM events") == rows
-    print(f"{rows:,} events in 1,000-row requests from {threads} threads, {stored:,} ids stored before: "
+    print(f"{rows:,} events in 1,000-row requests from {threads} threads, {stored:,} ids stored before, "
+          f"{'with' if counting.seen else 'without'} the stored-id filter: "
           f"{rows / wall:,.0f} events/s, "
           f"{cpu / rows * 1e6:.1f} us CPU per event, {counting.groups} groups of {rows / counting.groups:,.0f} "
           f"events on average")
@@ -284,6 +288,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=64)
     parser.add_argument("--max-rows", type=int, default=GROUP_MAX_ROWS, help="the writer's largest group")
     parser.add_argument("--groups", default="8000,32000,100000")
+    parser.add_argument("--no-filter", action="store_true", help="writer: look every id up (as on a server)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vnmeter-writer-costs-"))
     try:
@@ -301,7 +306,7 @@ def main() -> None:
         elif args.what == "lookup-sizes":
             lookup_sizes(store, stored, [int(size) for size in args.sizes.split(",")])
         elif args.what == "writer":
-            writer(store, args.rows, args.threads, args.max_rows, stored)
+            writer(store, args.rows, args.threads, args.max_rows, stored, not args.no_filter)
         else:
             part(store)
         store.close()
