@@ -3,7 +3,7 @@
  * A bloom filter over stored (platform, event id) pairs. A pair's K bit positions come from one
  * xxHash64 (seed 0) of "<platform>\0<id>", the id being the UUID's UInt128 value in decimal: the same
  * bytes and the same hash as ClickHouse's xxHash64(concat(platform, char(0), toString(id128))), so the
- * filter can be filled from the stored table in SQL (ingest/seen.py) and kept up to date here. Position i
+ * filter can be filled from hashes the stored table gives (ingest/seen.py) and kept up to date here. Position i
  * of K is (low32 + i * high32) mod M of the hash (double hashing), M the bitmap's size in bits (a
  * multiple of 64); bit p is bit (p % 64) of the 64-bit word p / 64. Little-endian hosts only (x86-64,
  * arm64), as the bitmap is filled from ClickHouse's little-endian words.
@@ -157,32 +157,28 @@ fail:
 static PyObject *add(PyObject *self, PyObject *args) { return each_pair(args, 1, "OiO:add"); }
 static PyObject *maybe(PyObject *self, PyObject *args) { return each_pair(args, 0, "OiO:maybe"); }
 
-/* fill(bitmap, words): OR in (index UInt64, bits UInt64) pairs, little-endian, as ClickHouse's RowBinary
- * gives them for `SELECT word, groupBitOr(...) ... GROUP BY word`. */
-static PyObject *fill(PyObject *self, PyObject *args) {
+/* add_hashes(bitmap, k, rows, stride): set the bits of pairs given by their hashes, the last 8 bytes
+ * (UInt64, little-endian) of each `stride`-byte row, as ClickHouse's RowBinary gives
+ * `SELECT id128, xxHash64(...)` (stride 24). */
+static PyObject *add_hashes(PyObject *self, PyObject *args) {
     PyObject *bitmap;
-    Py_buffer pairs;
-    if (!PyArg_ParseTuple(args, "Oy*:fill", &bitmap, &pairs)) return NULL;
+    Py_buffer rows;
+    int k;
+    Py_ssize_t stride;
+    if (!PyArg_ParseTuple(args, "Oiy*n:add_hashes", &bitmap, &k, &rows, &stride)) return NULL;
     Py_buffer view;
     filter f;
-    if (open_filter(bitmap, 1, &view, &f) < 0) {
-        PyBuffer_Release(&pairs);
+    if (open_filter(bitmap, k, &view, &f) < 0) {
+        PyBuffer_Release(&rows);
         return NULL;
     }
-    const uint8_t *p = (const uint8_t *)pairs.buf;
-    Py_ssize_t n = pairs.len / 16, words = view.len / 8;
-    int ok = pairs.len % 16 == 0;
-    for (Py_ssize_t i = 0; ok && i < n; i++) {
-        uint64_t index = read64(p + 16 * i), bits = read64(p + 16 * i + 8);
-        if (index >= (uint64_t)words)
-            ok = 0;
-        else
-            f.words[index] |= bits;
-    }
+    int ok = stride >= 8 && rows.len % stride == 0;
+    const uint8_t *p = (const uint8_t *)rows.buf;
+    for (Py_ssize_t at = 0; ok && at < rows.len; at += stride) test_or_set(&f, read64(p + at + stride - 8), 1);
     PyBuffer_Release(&view);
-    PyBuffer_Release(&pairs);
+    PyBuffer_Release(&rows);
     if (!ok) {
-        PyErr_SetString(PyExc_ValueError, "fill: not a whole number of (index, bits) pairs inside the bitmap");
+        PyErr_SetString(PyExc_ValueError, "add_hashes: not a whole number of rows of at least 8 bytes");
         return NULL;
     }
     Py_RETURN_NONE;
@@ -198,7 +194,7 @@ static PyObject *hash(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"add", add, METH_VARARGS, "add(bitmap, k, keys): set the bits of each (platform, id) pair."},
     {"maybe", maybe, METH_VARARGS, "maybe(bitmap, k, keys) -> set: the pairs whose bits are all set."},
-    {"fill", fill, METH_VARARGS, "fill(bitmap, pairs): OR in RowBinary (UInt64 word, UInt64 bits) pairs."},
+    {"add_hashes", add_hashes, METH_VARARGS, "add_hashes(bitmap, k, rows, stride): set the bits of hashed pairs."},
     {"hash", hash, METH_VARARGS, "hash(data) -> int: xxHash64 with seed 0 (for tests)."},
     {NULL, NULL, 0, NULL}};
 

@@ -28,14 +28,15 @@ BITS_PER_PAIR = 10
 HASHES = 7
 # Room for what arrives after start-up: at least this many pairs, and half the stored ones again.
 MIN_HEADROOM = 8_000_000
-# Each stored pair's bit positions, computed by ClickHouse with the hash ingest/_seen.c uses, as one
-# (word, bits) row per 64-bit word of the bitmap.
+# Each stored pair's hash, computed by ClickHouse as ingest/_seen.c computes it, a page at a time in the
+# order of event_keys' key (a page re-reads the last id of the one before: the same id may be stored for
+# several platforms, and a pair added twice changes nothing).
 FILL_SQL = (
-    "SELECT intDiv(p, 64) AS word, groupBitOr(bitShiftLeft(toUInt64(1), p % 64)) AS bits FROM ("
-    "SELECT xxHash64(concat(platform, char(0), toString(id128))) AS h, "
-    "arrayJoin(arrayMap(i -> (bitAnd(h, 4294967295) + i * bitShiftRight(h, 32)) % {m:UInt64}, range({k:UInt8}))) AS p "
-    "FROM event_keys) GROUP BY word"
+    "SELECT id128, xxHash64(concat(platform, char(0), toString(id128))) FROM event_keys "
+    "WHERE id128 >= {after:UInt128} ORDER BY id128 LIMIT {page:UInt32}"
 )
+FILL_PAGE = 2_000_000  # rows of 24 bytes: 48 MB at a time
+ROW_BYTES = 24  # UInt128 id, UInt64 hash
 
 
 class SeenFilter:
@@ -54,7 +55,16 @@ class SeenFilter:
             return None
         stored = int(store.rows("SELECT count() FROM event_keys")[0][0])
         seen = cls(stored + max(stored // 2, MIN_HEADROOM))
-        _seen.fill(seen.bitmap, store.client.raw_query(FILL_SQL, {"m": seen.bits, "k": HASHES}, fmt="RowBinary"))
+        after = 0
+        while True:
+            page = store.client.raw_query(FILL_SQL, {"after": after, "page": FILL_PAGE}, fmt="RowBinary")
+            _seen.add_hashes(seen.bitmap, HASHES, page, ROW_BYTES)
+            if len(page) < FILL_PAGE * ROW_BYTES:
+                break
+            last = int.from_bytes(page[-ROW_BYTES:-8], "little")
+            if last == after:  # a whole page of one id: more platforms than a page holds
+                raise RuntimeError(f"event_keys holds over {FILL_PAGE:,} pairs of one id")
+            after = last
         seen.count = stored
         log.info("stored-id filter: %d pairs, %d MB, room for %d more", stored, len(seen.bitmap) >> 20,
                  seen.capacity - stored)

@@ -37,9 +37,14 @@ def test_the_hash_is_clickhouses_xxhash64(store: Store) -> None:
         assert _seen.hash(data) == store.rows("SELECT xxHash64(unhex({h:String}))", {"h": data.hex()})[0][0], data
 
 
-def test_the_bitmap_filled_in_sql_is_the_one_the_c_code_builds(store: Store) -> None:
+@pytest.mark.parametrize("page", [seen_module.FILL_PAGE, 500, 37])
+def test_the_bitmap_filled_in_sql_is_the_one_the_c_code_builds(store: Store, monkeypatch: pytest.MonkeyPatch,
+                                                               page: int) -> None:
     stored = pairs(5_000, seed=2) | {("zalo", "0"), ("zalo", str(2**128 - 1))}
+    # ids stored for two platforms: a page may end between the two
+    stored |= {("other", event_id) for _, event_id in sorted(stored)[::10]}
     store_pairs(store, stored)
+    monkeypatch.setattr(seen_module, "FILL_PAGE", page)
     loaded = SeenFilter.load(store)
     assert loaded is not None and loaded.count == len(stored)
     built = SeenFilter(loaded.capacity)
@@ -47,6 +52,13 @@ def test_the_bitmap_filled_in_sql_is_the_one_the_c_code_builds(store: Store) -> 
     assert loaded.bits == built.bits == -(-(len(stored) + MIN_HEADROOM) * 10 // 64) * 64
     assert bytes(loaded.bitmap) == bytes(built.bitmap)
     assert sum(bin(b).count("1") for b in built.bitmap) > len(stored) * HASHES * 0.99  # bits really were set
+
+
+def test_a_page_too_small_for_one_id_stops_the_fill(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store_pairs(store, {("zalo", "5"), ("momo", "5"), ("zalo", "9")})
+    monkeypatch.setattr(seen_module, "FILL_PAGE", 1)
+    with pytest.raises(RuntimeError, match="over 1 pairs of one id"):
+        SeenFilter.load(store)
 
 
 def test_no_stored_pair_is_missed_and_few_new_ones_pass() -> None:
