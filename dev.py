@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 STAMP = VENV / ".vnmeter-installed"
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "ingest/_fast.c", "ingest/_seen.c")  # a change re-installs (and rebuilds C)
+# A change to any of these re-installs (and rebuilds the C parts).
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "ingest/_fast.c", "ingest/_seen.c")
 
 
 def ensure_env() -> None:
