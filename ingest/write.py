@@ -7,7 +7,8 @@ batch that is waiting (up to GROUP_MAX_ROWS events), drops repeats inside the gr
 events whose (platform, event_id) is already stored or in an insert still running, journals the rest
 and inserts them in one INSERT, and only then answers each request with its own accepted and
 duplicate counts. One writer per process makes check-then-insert atomic with respect to every other
-request of the process.
+request of the process. "Already stored" is asked of ClickHouse (`event_keys`); on the embedded engine only
+for the pairs the stored-id filter may hold (ingest/seen.py), the others being certainly new.
 """
 
 from __future__ import annotations
