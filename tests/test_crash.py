@@ -136,7 +136,11 @@ class Service:
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VNMETER_")}
-        env.update(VNMETER_DATA_DIR=str(self.data_dir), VNMETER_ADMIN_KEY=ADMIN_KEY,
+        # the chDB backend of clickhouse-connect hands each insert block over in a temporary file, which a
+        # SIGKILL leaves behind: keep those inside the data directory, where the privacy check reads them too
+        tmp = self.data_dir / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        env.update(VNMETER_DATA_DIR=str(self.data_dir), VNMETER_ADMIN_KEY=ADMIN_KEY, TMPDIR=str(tmp),
                    VNMETER_RATE_LIMIT_RPS="10000", VNMETER_RATE_LIMIT_BURST="100000")
         self.starts += 1
         with (self.log_dir / "stdout.log").open("ab") as out, (self.log_dir / "stderr.log").open("ab") as err:
