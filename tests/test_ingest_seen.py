@@ -7,13 +7,14 @@ import random
 import uuid
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from ingest import seen as seen_module
 from ingest.seen import HASHES, MIN_HEADROOM, SeenFilter
 from ingest.write import Writer, WriteResult, _Batch
-from queries.store import IntArray, Store
+from queries.store import IntArray, Store, Target
 from tests.factories import running_api
 
 _seen = pytest.importorskip("ingest._seen", reason="built without a C compiler: there is no filter")
@@ -118,6 +119,17 @@ def test_the_filter_is_set_before_the_first_request(store: Store) -> None:
 def test_the_service_uses_it_on_the_embedded_engine(store: Store, tmp_path: Path) -> None:
     with running_api(store, tmp_path) as api:
         assert isinstance(api.services.writer.seen, SeenFilter)
+
+
+def test_there_is_no_filter_on_a_server() -> None:
+    """Several API processes may write to a server: none of them sees every insert, so none may skip a lookup."""
+    class Unreachable:  # a server store that fails any query: the answer must come from the target alone
+        target = Target("http", "http://vnmeter:secret@clickhouse:8123", "vnmeter", None)
+
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"SeenFilter.load used the store's {name} on a server")
+
+    assert SeenFilter.load(cast(Store, Unreachable())) is None
 
 
 def test_there_is_no_filter_without_the_c_code(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
