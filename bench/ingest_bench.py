@@ -34,6 +34,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -41,6 +42,8 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+if TYPE_CHECKING:
+    from queries.store import Store
 ADMIN_KEY = "bench-admin-key-" + "x" * 32
 PLATFORMS = [f"bench-app-{i:02d}" for i in range(20)]
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -177,18 +180,24 @@ def run_engine(lines: list[bytes], batch: int, data_dir: Path) -> tuple[float, f
     return elapsed, cpu
 
 
+def fill_event_keys(store: Store, stored: int, table: str = "event_keys") -> None:
+    """`stored` random version-4 UUIDs (as vendors send them; toUInt128 of a UUID is Python's UUID.int, what
+    the writer binds) over the benchmark's platforms in a dedup index table, merged into one part."""
+    store.command("INSERT INTO {table:Identifier} (platform, id128) SELECT {platforms:Array(String)}"
+                  "[1 + number % {n:UInt32}], toUInt128(generateUUIDv4()) FROM numbers({stored:UInt64})",
+                  {"table": table, "platforms": PLATFORMS, "n": len(PLATFORMS), "stored": stored})
+    store.command("OPTIMIZE TABLE {table:Identifier} FINAL", {"table": table})
+
+
 def fill_index(data_dir: Path, stored: int) -> None:
-    """`stored` ids of earlier events in the service's dedup index (version-4 UUIDs over the benchmark's
-    platforms), so that its lookups run against a table of that size."""
+    """`stored` ids of earlier events in the service's dedup index, so that its lookups run against a table
+    of that size."""
     from queries.migrate import migrate
     from queries.store import open_store
 
     store = open_store(None, data_dir)  # where `vnmeter serve` keeps it with VNMETER_DATA_DIR
     migrate(store)
-    store.command("INSERT INTO event_keys (platform, id128) SELECT {platforms:Array(String)}[1 + number % {n:UInt32}], "
-                  "toUInt128(generateUUIDv4()) FROM numbers({stored:UInt64})",
-                  {"platforms": PLATFORMS, "n": len(PLATFORMS), "stored": stored})
-    store.command("OPTIMIZE TABLE event_keys FINAL")
+    fill_event_keys(store, stored)
     store.close()
 
 

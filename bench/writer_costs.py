@@ -48,7 +48,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest_bench import PLATFORMS, own_cpu_s  # noqa: E402 - bench/ is this script's own directory
+from ingest_bench import PLATFORMS, fill_event_keys, own_cpu_s  # noqa: E402 - bench/ is this script's own directory
 
 from ingest.fastpath import StoredRow  # noqa: E402
 from ingest.seen import SeenFilter  # noqa: E402
@@ -81,15 +81,6 @@ def fresh_store(work: Path, database: str = "vnmeter") -> Store:
     store = open_store(f"chdb://{work}", work, database)
     migrate(store)
     return store
-
-
-def fill_event_keys(store: Store, stored: int, table: str = "event_keys") -> None:
-    """`stored` random version-4 UUIDs (as vendors send them) over the benchmark's 20 platforms, merged into
-    one part. toUInt128 of a UUID is Python's UUID.int, what the writer binds."""
-    store.command(
-        f"INSERT INTO {table} (platform, id128) SELECT concat('bench-app-', leftPad(toString(number % 20), 2, '0')), "
-        "toUInt128(generateUUIDv4()) FROM numbers({n:UInt64})", {"n": stored})
-    store.command(f"OPTIMIZE TABLE {table} FINAL")
 
 
 def new_id_values(rng: random.Random, count: int) -> list[int]:

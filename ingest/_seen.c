@@ -70,7 +70,7 @@ typedef struct {
     int k;
 } filter;
 
-/* The pair's hash; -1 (with an exception set) when it is not (str, str) of ASCII text that fits. */
+/* The pair's hash; -1 (with an exception set) when it is not a (str, str) whose UTF-8 fits the buffer. */
 static int pair_hash(PyObject *pair, uint64_t *out) {
     if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
         PyErr_SetString(PyExc_TypeError, "a key must be a (platform, id) tuple");
