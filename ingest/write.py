@@ -210,7 +210,7 @@ class Writer:
             for chunk in lookup_chunks(group, LOOKUP_MAX_IDS):
                 claimed |= self._stored_ids(keys, IntArray(batch.ids for batch in chunk))
         else:  # only the pairs the filter may hold: the others are certainly new
-            candidates = sorted({event_id for _, event_id in self.seen.may_hold(keys)})
+            candidates = list({event_id for _, event_id in self.seen.may_hold(keys)})
             for start in range(0, len(candidates), LOOKUP_MAX_IDS):
                 claimed |= self._stored_ids(keys, IntArray(candidates[start:start + LOOKUP_MAX_IDS]))
         relied_on = []
