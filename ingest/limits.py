@@ -10,8 +10,14 @@ MAX_EVENTS_PER_REQUEST = 10_000
 MAX_BODY_BYTES = 5 * 1024 * 1024
 """The request body as sent (compressed or not) may be at most 5 MiB; more answers 413."""
 
-MAX_DECOMPRESSED_BYTES = 50 * 1024 * 1024
-"""A gzip body may inflate to at most 50 MiB; decompression stops there and answers 413 (gzip bombs)."""
+MAX_EVENT_BYTES = 4096
+"""One event (an NDJSON line) may be at most this many bytes; a longer line is refused before it is parsed. The
+longest event the grammar accepts, every field at its maximum and every string character written as a JSON
+escape (a user id of 128 characters outside the BMP is 1,536 bytes), stays under it."""
+
+MAX_DECOMPRESSED_BYTES = MAX_EVENTS_PER_REQUEST * (MAX_EVENT_BYTES + 1)
+"""A gzip body may inflate to at most the largest valid batch (10,000 events of MAX_EVENT_BYTES and their
+newlines: 40,970,000 bytes); decompression stops there and answers 413 (gzip bombs)."""
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 """`ts` may be at most this far after the server's clock."""

@@ -34,6 +34,7 @@ UNSHARDED_TABLES = {
     "schema_migrations",
     "ingest_journal",
     "ingest_journal_done",
+    "ingest_quality",
     "api_keys",
     "platforms",
     "provinces",
