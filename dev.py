@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 STAMP = VENV / ".vnmeter-installed"
-# A change to any of these re-installs (and rebuilds the C parts).
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "ingest/_fast.c", "ingest/_seen.c")
+# A change to any of these re-installs.
+BUILD_INPUTS = ("pyproject.toml",)
 
 
 def ensure_env() -> None:

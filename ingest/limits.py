@@ -25,6 +25,9 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
 """`ts` before this instant is invalid."""
 
+MAX_PLATFORM_CHARS = 64
+"""A platform id is at most this long (queries.registry.PLATFORM_ID)."""
+
 MAX_USER_CHARS = 128
 MAX_DURATION_S = 86_400
 MAX_BYTES = 10**12

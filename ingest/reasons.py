@@ -7,6 +7,7 @@ from enum import StrEnum
 
 class Reason(StrEnum):
     MALFORMED = "malformed"  # the row is not a JSON object (or its NDJSON line is not JSON)
+    TOO_LARGE = "too_large"  # the row is longer than MAX_EVENT_BYTES: refused before it is parsed
     MISSING_FIELD = "missing_field"  # a required field is absent or null
     INVALID_FIELD = "invalid_field"  # a field has the wrong JSON type or value, or is not a known field
     UNKNOWN_PLATFORM = "unknown_platform"  # `platform` is not registered

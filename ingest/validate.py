@@ -1,141 +1,124 @@
-"""The `validate` step: check one row against the event schema and normalise it.
+"""The `decode` and `validate` steps: one row's bytes to a checked `Event`, or a `Rejection` naming the field.
 
-JSON types are strict: a string is not a number and a bool is not an integer. Optional fields may be
-absent or null. Unknown fields reject the row. Every rejection names the field and the problem.
+`decode` is msgspec's typed decoding of `ingest.rows.Event`, which alone decides whether a row fits the
+grammar; when it refuses one, `explain` turns its error (which field, which rule) into a detail for the vendor,
+showing the value sent. `validate` then applies the checks that need the service's state: the province list
+and the clock.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ingest.countries import COUNTRY_CODES
-from ingest.limits import EARLIEST_TS, FUTURE_TOLERANCE, MAX_BYTES, MAX_DURATION_S, MAX_USER_CHARS
+import msgspec
+
+from ingest.limits import (
+    EARLIEST_TS,
+    FUTURE_TOLERANCE,
+    MAX_BYTES,
+    MAX_DURATION_S,
+    MAX_EVENT_BYTES,
+    MAX_PLATFORM_CHARS,
+    MAX_USER_CHARS,
+)
 from ingest.reasons import Reason, Rejection
+from ingest.rows import FIELDS, REQUIRED, Event, decode_any, decode_event
 
-FIELDS = frozenset(
-    {"event_id", "platform", "user", "type", "ts", "duration_s", "bytes", "country", "province", "os"}
-)
-TYPES = ("session", "install")
-OS_VALUES = frozenset({"android", "ios", "web", "other"})
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-RFC3339_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
-)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+EARLIEST_US = (EARLIEST_TS - EPOCH) // MICROSECOND
+TOLERANCE_US = FUTURE_TOLERANCE // MICROSECOND
 
+# msgspec's error messages end with the path of the value it refused: " - at `$.duration_s`".
+AT_FIELD = re.compile(r" - at `\$\.(?P<field>[A-Za-z_]+)`$")
+NAMED_FIELD = re.compile(r"field `(?P<field>.*)`$", re.DOTALL)
 
-@dataclass(slots=True)
-class Event:
-    """A valid event, normalised; `user` is still the vendor's id until `pseudonymise` replaces it."""
-
-    event_id: str
-    platform: str
-    user: str
-    type: str
-    ts: datetime
-    duration_s: int
-    bytes: int
-    country: str
-    province: str
-    os: str
-
-
-def validate(row: Any, provinces: Collection[str], now: datetime) -> Event:
-    """Return the normalised event or raise `Rejection` with the first problem found."""
-    if not isinstance(row, dict):
-        raise Rejection(Reason.MALFORMED, f"row must be a JSON object, got {_json_type(row)}")
-    unknown = row.keys() - FIELDS
-    if unknown:
-        name = sorted(unknown)[0]
-        raise Rejection(Reason.INVALID_FIELD, f"{_shown(name)}: unknown field; allowed: {', '.join(sorted(FIELDS))}",
-                        name)
-    event_id = _required_str(row, "event_id")
-    if not UUID_RE.match(event_id):
-        raise Rejection(Reason.INVALID_FIELD, "event_id: must be a UUID such as "
-                        "'123e4567-e89b-12d3-a456-426614174000'", "event_id")
-    platform = _required_str(row, "platform")
-    user = _required_str(row, "user")
-    if not 1 <= len(user) <= MAX_USER_CHARS:
-        raise Rejection(Reason.INVALID_FIELD, f"user: must be 1 to {MAX_USER_CHARS} characters, got {len(user)}",
-                        "user")
-    kind = row.get("type")
-    if kind is None:
-        kind = "session"
-    elif kind not in TYPES:
-        raise Rejection(Reason.INVALID_FIELD, f"type: must be 'session' or 'install', got {_brief(kind)}", "type")
-    ts = _timestamp(_required_str(row, "ts"), now)
-    duration = _integer(row, "duration_s", MAX_DURATION_S)
-    size = _integer(row, "bytes", MAX_BYTES)
-    country = row.get("country")
-    if country is None:
-        country = "VN"
-    elif not isinstance(country, str) or country not in COUNTRY_CODES:
-        raise Rejection(Reason.INVALID_FIELD, f"country: must be an upper-case ISO 3166-1 alpha-2 code such as "
-                        f"'VN', got {_brief(country)}", "country")
-    province = row.get("province")
-    if province is None:
-        province = ""
-    elif not isinstance(province, str) or province not in provinces:
-        raise Rejection(Reason.INVALID_FIELD, f"province: must be an ISO 3166-2:VN code from the province list "
-                        f"(GET /v1/provinces), got {_brief(province)}", "province")
-    elif country != "VN":
-        raise Rejection(Reason.INVALID_FIELD, f"province: only allowed with country 'VN', got country {country!r}",
-                        "province")
-    os_name = row.get("os")
-    if os_name is None:
-        os_name = ""
-    elif not isinstance(os_name, str) or os_name not in OS_VALUES:
-        raise Rejection(Reason.INVALID_FIELD, f"os: must be one of android, ios, web, other, got {_brief(os_name)}",
-                        "os")
-    return Event(event_id.lower(), platform, user, kind, ts, duration, size, country, province, os_name)
+# What each field must be, as told to a vendor whose value was refused (docs/INGESTION.md has the same rules).
+RULES: dict[str, str] = {
+    "event_id": "must be a UUID such as '123e4567-e89b-12d3-a456-426614174000'",
+    "platform": f"must be a platform id of 1 to {MAX_PLATFORM_CHARS} characters",
+    "user": f"must be 1 to {MAX_USER_CHARS} characters",
+    "ts": "must be an RFC 3339 timestamp with an explicit offset, such as '2022-03-31T17:30:00Z' or "
+          "'2022-04-01T00:30:00+07:00'",
+    "type": "must be 'session' or 'install'",
+    "duration_s": f"must be between 0 and {MAX_DURATION_S}",
+    "bytes": f"must be between 0 and {MAX_BYTES}",
+    "country": "must be an upper-case ISO 3166-1 alpha-2 code such as 'VN'",
+    "province": "must be an ISO 3166-2:VN code from the province list (GET /v1/provinces)",
+    "os": "must be one of android, ios, web, other",
+}
+INTEGERS = frozenset(("duration_s", "bytes"))
+STRINGS = frozenset(("event_id", "platform", "user", "ts", "province"))
 
 
-def _required_str(row: dict[str, Any], name: str) -> str:
-    value = row.get(name)
-    if value is None:
-        raise Rejection(Reason.MISSING_FIELD, f"{name}: required field is missing", name)
-    if not isinstance(value, str):
-        raise Rejection(Reason.INVALID_FIELD, f"{name}: must be a JSON string, got {_json_type(value)}", name)
-    return value
-
-
-def _integer(row: dict[str, Any], name: str, maximum: int) -> int:
-    value = row.get(name)
-    if value is None:
-        return 0
-    if type(value) is not int:
-        raise Rejection(Reason.INVALID_FIELD, f"{name}: must be a JSON integer, got {_json_type(value)}", name)
-    if not 0 <= value <= maximum:
-        raise Rejection(Reason.INVALID_FIELD, f"{name}: must be between 0 and {maximum}, got {value}", name)
-    return value
-
-
-def _timestamp(text: str, now: datetime) -> datetime:
-    match = RFC3339_RE.match(text)
-    if not match:
-        raise Rejection(Reason.INVALID_FIELD, "ts: must be an RFC 3339 timestamp with an explicit offset, such as "
-                        f"'2022-03-31T17:30:00Z' or '2022-04-01T00:30:00+07:00', got {_brief(text)}", "ts")
-    fraction = match.group(7) or ""
+def decode(raw: bytes, noun: str = "line") -> Event:
+    """The event in `raw` (one NDJSON line or one element of a JSON array), or `Rejection`."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise Rejection(Reason.TOO_LARGE, f"the {noun} is {len(raw)} bytes; an event is at most {MAX_EVENT_BYTES} "
+                                          "bytes")
     try:
-        if text[10] == "T" and match.group(8) != "z" and len(fraction) <= 7:
-            parsed = datetime.fromisoformat(text)  # the common form, as sent
-        else:  # datetime keeps microseconds; fromisoformat wants 'T' and an upper-case 'Z'
-            offset = match.group(8).upper().replace("Z", "+00:00")
-            parsed = datetime.fromisoformat(f"{text[:19].replace(' ', 'T').replace('t', 'T')}{fraction[:7]}{offset}")
-    except ValueError as exc:
-        raise Rejection(Reason.INVALID_FIELD, f"ts: not a valid date and time: {exc}", "ts") from None
-    parsed = parsed.astimezone(UTC)
-    if parsed < EARLIEST_TS:
-        raise Rejection(Reason.INVALID_FIELD, f"ts: must not be before {EARLIEST_TS.date().isoformat()}, got {text}",
-                        "ts")
-    if parsed > now + FUTURE_TOLERANCE:
-        raise Rejection(Reason.FUTURE_TIMESTAMP, f"ts: {text} is more than "
+        return decode_event(raw)
+    except msgspec.ValidationError as error:
+        raise explain(str(error), raw, noun) from None
+    except msgspec.DecodeError as error:
+        raise Rejection(Reason.MALFORMED, f"{noun} is not valid JSON: {error}") from None
+
+
+def validate(event: Event, provinces: Collection[str], now_us: int) -> int:
+    """Check what the grammar cannot know (the province list, the clock); returns `ts` in epoch microseconds."""
+    ts_us = (event.ts - EPOCH) // MICROSECOND  # no overflow: aware datetimes subtract without converting
+    if ts_us < EARLIEST_US:
+        raise Rejection(Reason.INVALID_FIELD, f"ts: must not be before {EARLIEST_TS.date().isoformat()}, got "
+                        f"{event.ts.isoformat()}", "ts")
+    if ts_us > now_us + TOLERANCE_US:
+        now = EPOCH + timedelta(microseconds=now_us)
+        raise Rejection(Reason.FUTURE_TIMESTAMP, f"ts: {event.ts.isoformat()} is more than "
                         f"{int(FUTURE_TOLERANCE.total_seconds() // 60)} minutes after the server's clock "
                         f"({now.isoformat(timespec='seconds')})", "ts")
-    return parsed
+    if event.province is not None:
+        if event.province not in provinces:
+            raise Rejection(Reason.INVALID_FIELD, f"province: {RULES['province']}, got {_brief(event.province)}",
+                            "province")
+        if event.country not in (None, "VN"):
+            raise Rejection(Reason.INVALID_FIELD, f"province: only allowed with country 'VN', got country "
+                            f"{event.country!r}", "province")
+    return ts_us
+
+
+def explain(message: str, raw: bytes, noun: str = "line") -> Rejection:
+    """The rejection for a row msgspec refused with `message`, showing the value sent."""
+    try:
+        row = decode_any(raw)
+    except msgspec.DecodeError as error:  # the typed decoder stops at the first bad value, before the syntax
+        return Rejection(Reason.MALFORMED, f"{noun} is not valid JSON: {error}")
+    except RecursionError:
+        return Rejection(Reason.MALFORMED, f"{noun} is nested too deeply to be an event")
+    at = AT_FIELD.search(message)
+    if at is None:
+        named = NAMED_FIELD.search(message)
+        if message.startswith("Object missing required field") and named:
+            field = named.group("field")
+            return Rejection(Reason.MISSING_FIELD, f"{field}: required field is missing", field)
+        if message.startswith("Object contains unknown field") and named:
+            field = named.group("field")
+            return Rejection(Reason.INVALID_FIELD, f"{_brief(field)}: unknown field; allowed: "
+                             f"{', '.join(sorted(FIELDS))}", field)
+        return Rejection(Reason.MALFORMED, f"row must be a JSON object, got {_json_type(row)}")
+    field = at.group("field")
+    value = row.get(field) if isinstance(row, dict) else None
+    if value is None and field in REQUIRED:
+        return Rejection(Reason.MISSING_FIELD, f"{field}: required field is missing", field)
+    if field in INTEGERS and type(value) is not int:
+        return Rejection(Reason.INVALID_FIELD, f"{field}: must be a JSON integer, got {_json_type(value)}", field)
+    if field in STRINGS and not isinstance(value, str):
+        return Rejection(Reason.INVALID_FIELD, f"{field}: must be a JSON string, got {_json_type(value)}", field)
+    if field in ("user", "platform") and isinstance(value, str):
+        return Rejection(Reason.INVALID_FIELD, f"{field}: {RULES[field]}, got {len(value)}", field)
+    return Rejection(Reason.INVALID_FIELD, f"{field}: {RULES.get(field, 'is not valid')}, got {_brief(value)}",
+                     field)
 
 
 def _json_type(value: Any) -> str:
@@ -161,7 +144,3 @@ def _brief(value: Any) -> str:
     if isinstance(value, dict | list):
         return _json_type(value)
     return repr(value)
-
-
-def _shown(name: str) -> str:
-    return repr(name[:40] + ("…" if len(name) > 40 else ""))

@@ -1,33 +1,48 @@
-"""The `dedupe` and `write` steps: group commit in two threads, one group behind the other.
+"""The `dedupe_write` step: group commit in two threads, one group behind the other.
 
-Requests hand their pseudonymised events to the writer and wait; what the writer needs of each request
-(its keys, its piece of the lookup literal and of the insert block) is computed in the request's own
-thread, so that the writer's serial work per group is a few joins and set unions. The writer takes every
-batch that is waiting (up to GROUP_MAX_ROWS events), drops repeats inside the group (first arrival wins) and
-events whose (platform, event_id) is already stored or in an insert still running, journals the rest
-and inserts them in one INSERT, and only then answers each request with its own accepted and
-duplicate counts. One writer per process makes check-then-insert atomic with respect to every other
-request of the process. "Already stored" is asked of ClickHouse (`event_keys`); on the embedded engine only
-for the pairs the stored-id filter may hold (ingest/seen.py), the others being certainly new.
+Requests hand their stored rows (and the counts of what became of their other rows) to the writer and wait;
+what the writer needs of each request (its keys, its piece of the lookup literal and of the insert block) is
+computed in the request's own thread, so that the writer's serial work per group is a few joins and set
+unions. The writer takes every batch that is waiting (up to GROUP_MAX_ROWS events), drops repeats inside the
+group (first arrival wins) and events whose (platform, event_id) is already stored or in an insert still
+running, journals the rest with the group's `ingest_quality` counts and inserts both under one token, and
+only then answers each request with its own accepted and duplicate counts. One writer per process makes
+check-then-insert atomic with respect to every other request of the process. "Already stored" is asked of
+ClickHouse (`event_keys`); on the embedded engine only for the pairs the stored-id filter may hold
+(ingest/seen.py), the others being certainly new.
+
+When an insert fails:
+- ClickHouse refused the group's events block as data (it cannot parse a value): nothing of it is stored,
+  so its requests are stored again one by one, and only a request whose own rows are refused fails (422).
+- anything else (the server is unreachable, out of memory, ...): the group may be partly stored, so it is
+  never split. Its requests answer 503 + Retry-After; the same block is inserted again under the same token
+  (ClickHouse adds only what each table is missing) before any later group, until it is stored. Meanwhile
+  its events count as in flight, so a retry of them cannot be stored a second time.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date
 
-import orjson
+from clickhouse_connect.driver.exceptions import DatabaseError
 
-from ingest.fastpath import StoredRow
-from ingest.journal import Entry, Journal, TableJournal, journal_for
+from ingest import quality
+from ingest.journal import Block, Entry, Journal, TableJournal, journal_for
+from ingest.quality import Tally
+from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, INGEST_TABLE, StoredRow
 from ingest.seen import SeenFilter
-from queries.store import IntArray, Store
+from queries.store import IntArray, Store, StoreUnavailable
 
 log = logging.getLogger("vnmeter")
 
@@ -40,42 +55,26 @@ GROUP_MAX_ROWS = 100_000
 LOOKUP_MAX_IDS = 40_000
 DONE_FLUSH_S = 0.5
 FAILED_TOKENS_KEPT = 64
-INGEST_TABLE = "events_ingest"
-INGEST_FORMAT = "JSONCompactEachRow"
+REPLAY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
 # The ids are bound as one Array(UInt128) literal (per chunk) against `event_keys`, ordered by the id alone in
-# granules of 128 uncompressed rows (migration 0007). 32,000 new ids cost 84 ms of CPU against 1,000,000 stored
-# ids, 263 ms against 20,000,000 and 371 ms against 100,000,000, where event_ids (ORDER BY (platform, id128),
-# 64 KB LZ4 blocks) cost 86, 842 and 3,719 ms (bench/writer_costs.py lookup-layouts; docs/PERFORMANCE.md). A
-# binary table of ids was slower at scale, an Array(Tuple(String, UInt128)) of exact pairs took 46 s: the
-# writer keeps the exact pairs of the answer instead.
+# granules of 128 uncompressed rows (migration 0007): docs/decisions/0001-dedup-index-layout.md. The writer
+# keeps the exact (platform, id) pairs of the answer.
 STORED_IDS_SQL = "SELECT platform, id128 FROM event_keys WHERE id128 IN {ids:Array(UInt128)}"
-INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "day", "duration_s", "bytes",
-                  "country", "province", "os")
+# ClickHouse error codes that mean "this data cannot be read as the table's types": the insert stopped while
+# parsing, before anything was written (6 CANNOT_PARSE_TEXT, 26/27 CANNOT_PARSE_*, 32 ATTEMPT_TO_READ_AFTER_EOF,
+# 38 CANNOT_PARSE_DATE, 41 CANNOT_PARSE_DATETIME, 53 TYPE_MISMATCH, 69 ARGUMENT_OUT_OF_BOUND, 70
+# CANNOT_CONVERT_TYPE, 72 CANNOT_PARSE_NUMBER, 117 INCORRECT_DATA, 131 TOO_LARGE_STRING_SIZE, 321
+# VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, 376 CANNOT_PARSE_UUID, 691 UNKNOWN_ELEMENT_OF_ENUM).
+DATA_ERRORS = frozenset({6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 131, 321, 376, 691})
+ERROR_CODE = re.compile(r"Code: (\d+)")
 
 
-@dataclass(slots=True)
-class StoredEvent:
-    """An event in stored form: the user is a pseudonym (hex), `ts_ms` epoch milliseconds (UTC),
-    `day` days since 1970-01-01 of the calendar day in the service time zone, `id128` the UUID's integer."""
+class RowsRefused(Exception):
+    """ClickHouse refused a request's rows as data (a value the validation let through): 422 for that request."""
 
-    platform: str
-    event_id: str
-    id128: int
-    user_pseudo_hex: str
-    type: str
-    ts_ms: int
-    day: int
-    duration_s: int
-    bytes: int
-    country: str
-    province: str
-    os: str
 
-    def row(self) -> StoredRow:
-        """The stored row the writer takes; the line is what the C fast path writes for the same event."""
-        return self.platform, str(self.id128), orjson.dumps([
-            self.platform, self.event_id, self.user_pseudo_hex, self.type, self.ts_ms, self.day, self.duration_s,
-            self.bytes, self.country, self.province, self.os])
+class WriteFailed(StoreUnavailable):
+    """The insert did not complete; the rows are not acknowledged (the client retries: 503 + Retry-After)."""
 
 
 @dataclass(frozen=True)
@@ -89,36 +88,42 @@ class _Batch:
     """One request's rows and what the writer needs of them, computed in the request's thread."""
 
     rows: list[StoredRow]
-    keys: set[tuple[str, str]]  # (platform, id); fewer than rows when the request repeats an event
-    ids: str  # the ids joined by commas: a piece of the lookup's Array(UInt128) literal
+    keys: set[tuple[str, int]]  # (platform, id); fewer than rows when the request repeats an event
+    ids: str  # the ids in decimal joined by commas: a piece of the lookup's Array(UInt128) literal
     block: bytes  # the lines joined: a piece of the insert block
+    tally: Tally | None  # every row counted as accepted, the writer moves repeats to `duplicate`; None: no counts
     future: Future[WriteResult]
 
     @classmethod
-    def of(cls, rows: list[StoredRow], future: Future[WriteResult]) -> _Batch:
-        platforms, ids, lines = zip(*rows, strict=True)
-        return cls(rows, set(zip(platforms, ids, strict=True)), ",".join(ids), b"\n".join(lines), future)
+    def of(cls, rows: list[StoredRow], tally: Tally | None, future: Future[WriteResult]) -> _Batch:
+        platforms = [row[0] for row in rows]
+        ids = [row[1] for row in rows]
+        return cls(rows, set(zip(platforms, ids, strict=True)), ",".join(map(str, ids)),
+                   b"\n".join(row[2] for row in rows), tally, future)
 
 
 @dataclass(slots=True)
 class _Prepared:
     """A group after `dedupe` and the journal: what the commit thread inserts and whom it answers."""
 
-    token: str
-    data: bytes | None  # the insert block, None when every event of the group was a duplicate
+    entry: Entry
     relied_on: tuple[str, ...]  # in-flight groups whose events this group counted as already stored
-    futures: list[Future[WriteResult]]
+    batches: list[_Batch]
     results: list[WriteResult]
+
+    @property
+    def token(self) -> str:
+        return self.entry.token
 
 
 class Writer:
     """Two threads that dedupe and insert everything this process accepts, one group behind the other.
 
     The prepare thread takes the waiting requests as a group, looks their ids up, drops repeats and
-    journals the block; the commit thread inserts it and answers the requests. While group k is being
+    journals the blocks; the commit thread inserts them and answers the requests. While group k is being
     inserted, group k+1 is already looked up: its lookup cannot see k's ids in ClickHouse yet, so k's ids
-    stay in `_inflight` until k's insert returns. If k's insert fails, every group that counted one of
-    k's events as a duplicate fails too (its requests answer 503 and their retry stores the events).
+    stay in `_inflight` until k is stored. If k fails, every group that counted one of k's events as a
+    duplicate fails too (its requests answer 503 and their retry finds the events stored or stores them).
     """
 
     def __init__(self, store: Store, max_rows: int = GROUP_MAX_ROWS, done_flush_s: float = DONE_FLUSH_S,
@@ -132,9 +137,14 @@ class Writer:
         # One group is prepared while the one before it is inserted, never more: a group that waited for the
         # commit thread would leave the requests arriving meanwhile to a smaller group after it.
         self._slot = threading.Semaphore(1)
-        self._inflight: dict[str, set[tuple[str, str]]] = {}  # never changed once added
+        self._preparing = threading.Lock()  # held by the prepare thread while it looks up and journals (`paused`)
+        self._committed = threading.Lock()  # held by the commit thread while it writes (`paused`)
+        self._inflight: dict[str, set[tuple[str, int]]] = {}  # never changed once added
         self._inflight_lock = threading.Lock()
         self._failed: dict[str, BaseException] = {}
+        self._unfinished: dict[str, Entry] = {}  # failed inserts that may be partly stored: replayed first
+        self._replay_attempts = 0
+        self._next_replay = 0.0
         self.seen: SeenFilter | None = None
         self._submitted = False
         self._pending_done: list[str] = []
@@ -144,12 +154,13 @@ class Writer:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, rows: list[StoredRow]) -> Future[WriteResult]:
-        """Queue `rows` for storing exactly once; the future completes once they are in ClickHouse."""
+    def submit(self, rows: list[StoredRow], tally: Tally | None = None) -> Future[WriteResult]:
+        """Queue `rows` for storing exactly once, with the counts of their request (`tally`, counted as
+        `ingest_quality` rows); the future completes once both are in ClickHouse."""
         future: Future[WriteResult] = Future()
         self._submitted = True
-        if rows:
-            self._queue.put(_Batch.of(rows, future))
+        if rows or (tally is not None and tally.rejected):
+            self._queue.put(_Batch.of(rows, tally, future))
         else:
             future.set_result(WriteResult(0, 0))
         return future
@@ -161,9 +172,16 @@ class Writer:
             raise RuntimeError("the stored-id filter must be set before the writer takes requests")
         self.seen = seen
 
-    def write(self, rows: list[StoredRow]) -> WriteResult:
+    def write(self, rows: list[StoredRow], tally: Tally | None = None) -> WriteResult:
         """Store `rows` exactly once; returns after they are in ClickHouse."""
-        return self.submit(rows).result()
+        return self.submit(rows, tally).result()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No group is prepared or inserted inside this block (for repairs of what the writer writes); groups
+        already running finish first."""
+        with self._preparing, self._committed:
+            yield
 
     def close(self) -> None:
         self._queue.put(None)
@@ -190,25 +208,25 @@ class Writer:
                     break
                 group.append(nxt)
                 rows += len(nxt.rows)
-            futures = [batch.future for batch in group]
             try:
-                prepared = self._prepare(group)
+                with self._preparing:
+                    prepared = self._prepare(group)
             except Exception as exc:
-                for future in futures:
-                    future.set_exception(exc)
+                for batch in group:
+                    batch.future.set_exception(_unavailable(exc))
                 self._slot.release()
             else:
                 self._committing.put(prepared)
 
     def _prepare(self, group: Sequence[_Batch]) -> _Prepared:
-        """`dedupe` the group against stored and in-flight events, then journal its block."""
+        """`dedupe` the group against stored and in-flight events, then journal its blocks."""
         keys = set().union(*(batch.keys for batch in group))
         with self._inflight_lock:  # taken before the lookup: a group leaves it only once it is stored
             inflight = list(self._inflight.items())
-        claimed: set[tuple[str, str]] = set()
+        claimed: set[tuple[str, int]] = set()
         if self.seen is None:
             for chunk in lookup_chunks(group, LOOKUP_MAX_IDS):
-                claimed |= self._stored_ids(keys, IntArray(batch.ids for batch in chunk))
+                claimed |= self._stored_ids(keys, IntArray(batch.ids for batch in chunk if batch.ids))
         else:  # only the pairs the filter may hold: the others are certainly new
             candidates = list({event_id for _, event_id in self.seen.may_hold(keys)})
             for start in range(0, len(candidates), LOOKUP_MAX_IDS):
@@ -220,20 +238,25 @@ class Writer:
                 claimed |= overlap
                 relied_on.append(token)
         if not claimed and len(keys) == sum(len(batch.rows) for batch in group):  # the common case: no repeat
-            block = b"\n".join(batch.block for batch in group)
+            events = b"\n".join(batch.block for batch in group if batch.block)
             inserted = keys
             results = [WriteResult(len(batch.rows), 0) for batch in group]
+            tallies = [batch.tally for batch in group if batch.tally is not None]
         else:
-            lines, inserted, results = _first_arrivals([batch.rows for batch in group], claimed)
-            block = b"\n".join(lines)
-        token = uuid.uuid4().hex
-        data = self._journal(token, block) if block else None
+            lines, inserted, results, tallies = _first_arrivals(group, claimed)
+            events = b"\n".join(lines)
+        blocks = [Block(INGEST_TABLE, INGEST_COLUMNS, INGEST_FORMAT, events)] if events else []
+        counts = quality.block(tallies)
+        if counts:
+            blocks.append(Block(quality.QUALITY_TABLE, quality.QUALITY_COLUMNS, quality.QUALITY_FORMAT, counts))
+        entry = Entry(uuid.uuid4().hex, tuple(blocks))
+        self.journal.add(entry)
         if inserted:
             if self.seen is not None:
                 self.seen.add(inserted)  # before the insert: the filter never misses a stored pair
             with self._inflight_lock:
-                self._inflight[token] = inserted
-        return _Prepared(token, data, tuple(relied_on), [batch.future for batch in group], results)
+                self._inflight[entry.token] = inserted
+        return _Prepared(entry, tuple(relied_on), list(group), results)
 
     # -- commit thread -------------------------------------------------------------------------
     def _commit_loop(self) -> None:
@@ -241,36 +264,110 @@ class Writer:
             try:
                 prepared = self._committing.get(timeout=self.done_flush_s)
             except queue.Empty:
-                self._flush_done()
+                with self._committed:
+                    self._replay_unfinished()
+                    self._flush_done()
                 continue
             self._slot.release()
             if prepared is None:
                 self._flush_done(force=True)
                 return
-            self._commit(prepared)
-            if self._committing.empty():
-                self._flush_done()
+            with self._committed:
+                self._replay_unfinished(force=True)
+                self._commit(prepared)
+                if self._committing.empty():
+                    self._flush_done()
 
     def _commit(self, prepared: _Prepared) -> None:
         failed = next((self._failed[t] for t in prepared.relied_on if t in self._failed), None)
-        if failed is None and prepared.data is not None:
-            try:
-                self._insert_once(prepared.token, INGEST_COLUMNS, INGEST_FORMAT, prepared.data)
-            except Exception as exc:
-                failed = exc
-        with self._inflight_lock:
-            self._inflight.pop(prepared.token, None)
-        if failed is not None:
-            self._failed[prepared.token] = failed
-            while len(self._failed) > FAILED_TOKENS_KEPT:
-                del self._failed[next(iter(self._failed))]
-            for future in prepared.futures:
-                future.set_exception(failed)
+        if failed is not None:  # it counted events of a failed group as stored: it must not be stored itself
+            self._forget(prepared.token)
+            self.journal.done([prepared.token])
+            self._fail(prepared, failed)
             return
-        if prepared.data is not None:
-            self._pending_done.append(prepared.token)
-        for future, result in zip(prepared.futures, prepared.results, strict=True):
-            future.set_result(result)
+        try:
+            self._insert_first(prepared.entry)
+        except DatabaseError as exc:
+            if _is_data_error(exc) and not self._any_stored(prepared):
+                self._forget(prepared.token)
+                self.journal.done([prepared.token])
+                self._store_one_by_one(prepared, exc)
+                return
+            self._keep_unfinished(prepared, exc)
+            return
+        except Exception as exc:
+            self._keep_unfinished(prepared, exc)
+            return
+        try:
+            self._insert_rest(prepared.entry)
+        except Exception as exc:  # the events are stored; the counts will be, by the replay
+            self._keep_unfinished(prepared, exc)
+            return
+        self._forget(prepared.token)
+        self._pending_done.append(prepared.token)
+        for batch, result in zip(prepared.batches, prepared.results, strict=True):
+            batch.future.set_result(result)
+
+    def _store_one_by_one(self, prepared: _Prepared, error: DatabaseError) -> None:
+        """The group's events block was refused as data: store each request alone, so only the guilty one fails."""
+        if len(prepared.batches) == 1:
+            log.error("ClickHouse refused a request's rows as data (a gap in validation): %s", error)
+            self._fail(prepared, RowsRefused(f"the data store refused this request's rows: {_first_line(error)}"))
+            return
+        # a later group that counted this group's events as stored must not pass: some may be refused
+        self._failed[prepared.token] = WriteFailed("an insert this request relied on was split")
+        for batch in prepared.batches:
+            alone = self._prepare([batch])
+            self._commit(alone)
+
+    def _keep_unfinished(self, prepared: _Prepared, error: BaseException) -> None:
+        """A failure that may have stored part of the group: answer 503 now, insert the same blocks again later."""
+        log.warning("insert %s failed (%s); its requests answer 503 and it is inserted again before the next "
+                    "group", prepared.token, type(error).__name__)
+        self._unfinished[prepared.token] = prepared.entry
+        self._fail(prepared, error)
+
+    def _fail(self, prepared: _Prepared, error: BaseException) -> None:
+        self._failed[prepared.token] = error
+        while len(self._failed) > FAILED_TOKENS_KEPT:
+            oldest = next(iter(self._failed))
+            if oldest in self._unfinished:  # still relied on until it is stored
+                break
+            del self._failed[oldest]
+        answer = error if isinstance(error, RowsRefused | StoreUnavailable) else _unavailable(error)
+        for batch in prepared.batches:
+            batch.future.set_exception(answer)
+
+    def _replay_unfinished(self, force: bool = False) -> None:
+        """Insert the failed groups' blocks again (same tokens) until they are stored; with backoff between
+        attempts when no new group is waiting (`force`: a new group is, and must not pass them)."""
+        if not self._unfinished or (not force and time.monotonic() < self._next_replay):
+            return
+        for token, entry in list(self._unfinished.items()):
+            try:
+                self._insert_first(entry)
+                self._insert_rest(entry)
+            except Exception as exc:
+                if isinstance(exc, DatabaseError) and _is_data_error(exc):
+                    log.error("insert %s is refused as data on replay; set aside: %s", token, exc)
+                    self.journal.quarantine(entry, str(exc))
+                    del self._unfinished[token]
+                    self._forget(token)
+                    continue
+                delay = REPLAY_BACKOFF_S[min(self._replay_attempts, len(REPLAY_BACKOFF_S) - 1)]
+                self._replay_attempts += 1
+                self._next_replay = time.monotonic() + delay
+                return
+            del self._unfinished[token]
+            self._failed.pop(token, None)
+            self._forget(token)
+            self._pending_done.append(token)
+            log.info("insert %s stored on replay", token)
+        self._replay_attempts = 0
+
+    def _forget(self, token: str) -> None:
+        with self._inflight_lock:
+            self._inflight.pop(token, None)
 
     def _flush_done(self, force: bool = False) -> None:
         """Record the finished inserts; batched, since a missing mark only makes start-up replay a
@@ -286,35 +383,58 @@ class Writer:
         self._pending_done.clear()
         self._last_done_flush = time.monotonic()
 
-    def _stored_ids(self, keys: set[tuple[str, str]], ids: IntArray) -> set[tuple[str, str]]:
+    def _stored_ids(self, keys: set[tuple[str, int]], ids: IntArray) -> set[tuple[str, int]]:
         """Which of `keys` are already stored, in one lookup (`ids` are ids of `keys`; an id may appear more
         than once)."""
+        if ids.text == "[]":
+            return set()
         rows = self.store.rows(STORED_IDS_SQL, {"ids": ids})
         # the same id stored for another platform also matches; keep exact pairs only
-        return {(platform, str(id128)) for platform, id128 in rows} & keys
+        return {(platform, int(id128)) for platform, id128 in rows} & keys
 
-    def _journal(self, token: str, data: bytes) -> bytes:
-        """Keep the insert block under its token until its insert is complete (see ingest/journal.py)."""
-        self.journal.add(Entry(token, INGEST_COLUMNS, INGEST_FORMAT, data))
-        return data
+    def _any_stored(self, prepared: _Prepared) -> bool:
+        """Whether any event of the group reached `event_keys` (an insert refused while parsing stores none)."""
+        inserted = {key for batch in prepared.batches for key in batch.keys}
+        ids = sorted({event_id for _, event_id in inserted})
+        return any(self._stored_ids(inserted, IntArray(ids[start:start + LOOKUP_MAX_IDS]))
+                   for start in range(0, len(ids), LOOKUP_MAX_IDS))
 
-    def _insert_once(self, token: str, columns: Sequence[str], fmt: str, data: bytes) -> None:
-        self.store.raw_insert(INGEST_TABLE, columns, data, fmt, settings={
+    def _insert_first(self, entry: Entry) -> None:
+        if entry.blocks:
+            self._insert_once(entry.token, entry.blocks[0])
+
+    def _insert_rest(self, entry: Entry) -> None:
+        for block in entry.blocks[1:]:
+            self._insert_once(entry.token, block)
+
+    def _insert_once(self, token: str, block: Block) -> None:
+        """Insert `block` under `token`: ClickHouse skips the blocks each table already has under it."""
+        self.store.raw_insert(block.table, block.columns, block.data, block.format, settings={
             "insert_deduplicate": 1, "insert_deduplication_token": token,
             "deduplicate_blocks_in_dependent_materialized_views": 1})
 
-    def recover(self) -> int:
-        """Finish every journalled insert that has no done mark (a process died during it); returns how many.
-        Run before serving: ClickHouse adds only the blocks each table is missing. The tables are read
-        whatever the journal: on the embedded engine they hold what versions before the file journal left."""
+    def recover(self) -> list[Entry]:
+        """Finish every journalled insert that has no done mark (a process died during it); returns those
+        finished. Run before serving: ClickHouse adds only the blocks each table is missing. An entry ClickHouse
+        refuses as data is quarantined (see ingest/journal.py) and start-up goes on. The tables are read whatever
+        the journal: on the embedded engine they hold what versions before the file journal left."""
         journals = [self.journal] if isinstance(self.journal, TableJournal) else [TableJournal(self.store),
                                                                                   self.journal]
-        finished = 0
+        finished = []
         for journal in journals:
             for entry in journal.pending():
-                self._insert_once(entry.token, entry.columns, entry.format, entry.data)
+                try:
+                    self._insert_first(entry)
+                    self._insert_rest(entry)
+                except DatabaseError as exc:
+                    if not _is_data_error(exc):
+                        raise
+                    log.error("journalled insert %s cannot be replayed (%s); moved to quarantine", entry.token,
+                              _first_line(exc))
+                    journal.quarantine(entry, str(exc))
+                    continue
                 journal.done([entry.token])
-                finished += 1
+                finished.append(entry)
         return finished
 
 
@@ -331,20 +451,41 @@ def lookup_chunks(group: Sequence[_Batch], max_ids: int) -> list[list[_Batch]]:
     return chunks
 
 
-def _first_arrivals(batches: Sequence[list[StoredRow]], claimed: set[tuple[str, str]]
-                    ) -> tuple[list[bytes], set[tuple[str, str]], list[WriteResult]]:
-    """The lines to insert (the first arrival of each unclaimed id), their ids, and each batch's counts."""
+def _first_arrivals(group: Sequence[_Batch], claimed: set[tuple[str, int]]
+                    ) -> tuple[list[bytes], set[tuple[str, int]], list[WriteResult], list[Tally]]:
+    """The lines to insert (the first arrival of each unclaimed id), their ids, and each batch's counts and
+    tally (repeats moved from accepted to duplicate)."""
     to_insert: list[bytes] = []
-    inserted: set[tuple[str, str]] = set()
-    results = []
-    for rows in batches:
-        accepted = 0
-        for platform, event_id, line in rows:
+    inserted: set[tuple[str, int]] = set()
+    results, tallies = [], []
+    for batch in group:
+        accepted: Counter[tuple[str, date, str]] = Counter()
+        duplicate: Counter[tuple[str, date]] = Counter()
+        for platform, event_id, line, month, late in batch.rows:
             key = (platform, event_id)
-            if key not in claimed:
+            if key in claimed:
+                duplicate[(platform, month)] += 1
+            else:
                 claimed.add(key)
                 inserted.add(key)
                 to_insert.append(line)
-                accepted += 1
-        results.append(WriteResult(accepted, len(rows) - accepted))
-    return to_insert, inserted, results
+                accepted[(platform, month, late)] += 1
+        results.append(WriteResult(len(batch.rows) - duplicate.total(), duplicate.total()))
+        if batch.tally is not None:
+            tallies.append(replace(batch.tally, accepted=accepted, duplicate=duplicate))
+    return to_insert, inserted, results, tallies
+
+
+def _is_data_error(exc: DatabaseError) -> bool:
+    found = ERROR_CODE.search(str(exc))
+    return found is not None and int(found.group(1)) in DATA_ERRORS
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable:
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    return WriteFailed(f"the insert did not complete ({type(exc).__name__}); nothing was acknowledged")

@@ -47,7 +47,7 @@ def load(variant: str = "single") -> tuple[str, list[Migration]]:
 def statements(sql: str, cluster: str | None = None) -> list[str]:
     """Split a migration into statements (`;` at the end of a line), dropping comment-only lines."""
     if cluster is not None:
-        if not IDENTIFIER.match(cluster):
+        if not IDENTIFIER.fullmatch(cluster):
             raise StoreError(f"cluster name {cluster!r} must match {IDENTIFIER.pattern}")
         sql = sql.replace(CLUSTER_PLACEHOLDER, cluster)
     kept = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))

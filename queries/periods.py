@@ -104,7 +104,7 @@ def period_of_kind(kind: str, year: int, index: int = 1) -> Period:
 def parse_period(text: str) -> Period:
     """'2022-03', '2022-Q1', '2022-H1' or '2022' to a `Period`; ValueError names the accepted forms."""
     for pattern, kind in _PATTERNS:
-        match = pattern.match(text) if isinstance(text, str) else None
+        match = pattern.fullmatch(text) if isinstance(text, str) else None
         if not match:
             continue
         year = int(match.group(1))

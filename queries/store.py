@@ -81,7 +81,7 @@ def resolve_target(url: str | None, data_dir: Path, database: str = "vnmeter") -
 
 
 def _identifier(name: str) -> str:
-    if not IDENTIFIER.match(name):
+    if not IDENTIFIER.fullmatch(name):
         raise StoreError(f"database name {name!r} must match {IDENTIFIER.pattern}")
     return name
 
@@ -207,6 +207,11 @@ class Store:
         """`column_formats` as in clickhouse-connect, e.g. {"data": "bytes"} to read a String column as bytes."""
         with self._errors():
             return self.client.query(sql, parameters=parameters, settings=settings, column_formats=column_formats)
+
+    def raw_query(self, sql: str, parameters: dict[str, Any] | None = None, fmt: str = "RowBinary") -> bytes:
+        """The answer of `sql` as bytes in ClickHouse output format `fmt` (no Python object per value)."""
+        with self._errors():
+            return self.client.raw_query(sql, parameters=parameters, fmt=fmt)
 
     def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.query(sql, parameters).result_rows]

@@ -135,7 +135,7 @@ def cmd_platforms(settings: Settings, args: argparse.Namespace) -> int:
             from queries.registry import PLATFORM_ID, Platform
 
             for platform_id, body in bodies:
-                if not PLATFORM_ID.match(platform_id):
+                if not PLATFORM_ID.fullmatch(platform_id):
                     raise CliError(f"platform_id {platform_id!r} must match {PLATFORM_ID.pattern}")
                 if body.province and body.province not in ctx.registry.provinces():
                     raise CliError(f"{platform_id}: province {body.province!r} is not in the province list")

@@ -50,10 +50,10 @@ def build(settings: Settings, store: Store) -> Services:
     writer = Writer(store)
     recovered = writer.recover()
     if recovered:
-        log.warning("finished %d ingestion inserts left incomplete by an earlier stop", recovered)
+        log.warning("finished %d ingestion inserts left incomplete by an earlier stop", len(recovered))
     writer.use_filter(SeenFilter.load(store))  # after the replay: it reads what is stored
     services = Services(settings, store, keys, registry, pseudonym_keys, writer,
-                        Ingestor(registry, pseudonym_keys, writer, settings.zone, fast_path=settings.fast_path),
+                        Ingestor(registry, pseudonym_keys, writer, settings.zone),
                         RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))
     if env_admin is None and not keys.has_admin():
         bootstrap_admin_key(keys, settings.data_dir)

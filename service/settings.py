@@ -22,8 +22,6 @@ class Settings(BaseSettings):
     cluster: str | None = Field(None, description="ClickHouse cluster name: use the cluster schema variant")
     admin_key: SecretStr | None = Field(None, description="an admin API key (at least 32 characters)")
     timezone: str = Field("Asia/Ho_Chi_Minh", description="days and months are calendar days of this zone")
-    fast_path: bool = Field(True, description="plain NDJSON lines take the C fast path (false: every row the "
-                                              "Python steps)")
     cache_ttl_s: float = Field(5.0, ge=0, le=300, description="how long keys, registry and pseudonym keys are cached")
     rate_limit_rps: float = Field(50.0, gt=0, description="requests per second allowed per API key")
     rate_limit_burst: int = Field(200, ge=1, description="requests a key may make at once before the rate applies")
@@ -49,7 +47,7 @@ class Settings(BaseSettings):
     @field_validator("cluster", "clickhouse_database")
     @classmethod
     def _identifier(cls, value: str | None) -> str | None:
-        if value is not None and not IDENTIFIER.match(value):
+        if value is not None and not IDENTIFIER.fullmatch(value):
             raise ValueError(f"{value!r} must match {IDENTIFIER.pattern}")
         return value
 

@@ -7,6 +7,7 @@ import gzip
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 import orjson
 from fastapi.testclient import TestClient
 
+from ingest.rows import StoredRow, stored_line
 from queries.migrate import migrate
 from queries.store import Store, Target
 from service.app import create_app
@@ -43,6 +45,14 @@ def event(without: Iterable[str] = (), **fields: Any) -> dict[str, Any]:
     for name in without:
         row.pop(name, None)
     return row
+
+
+def stored_row(platform: str, event_id: uuid.UUID, user_hex: str, ts_ms: int, day: int, duration_s: int = 10,
+               size: int = 100, kind: str = "session", country: str = "VN", province: str = "",
+               os: str = "ios") -> StoredRow:
+    """An accepted event in the writer's form (ingest.rows.StoredRow), as the pipeline would make it."""
+    line = stored_line(platform, event_id, user_hex, kind, ts_ms, day, duration_s, size, country, province, os)
+    return platform, event_id.int, line, date(1970, 1, 1) + timedelta(days=day), "lt_1h"
 
 
 def ndjson(rows: Sequence[Any]) -> bytes:

@@ -35,6 +35,7 @@ UNSHARDED_TABLES = {
     "ingest_journal",
     "ingest_journal_done",
     "ingest_quality",
+    "ingest_journal_quarantine",
     "api_keys",
     "platforms",
     "provinces",

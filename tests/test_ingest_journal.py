@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.journal import JOURNAL_DIRECTORY, Entry, FileJournal, TableJournal, journal_for
+from ingest.journal import JOURNAL_DIRECTORY, Block, Entry, FileJournal, TableJournal, journal_for
 from queries.store import Store
 
 COLUMNS = ("platform", "event_id")
@@ -25,7 +25,9 @@ def test_the_embedded_engine_journals_to_files_of_its_database(store: Store) -> 
 @pytest.mark.parametrize("kind", ["file", "table"])
 def test_entries_come_back_whole_until_done(store: Store, kind: str) -> None:
     journal = journal_for(store) if kind == "file" else TableJournal(store)
-    first, second = Entry("t1", COLUMNS, "JSONCompactEachRow", DATA), Entry("t0", COLUMNS, "RowBinary", b"x")
+    first = Entry("t1", (Block("events_ingest", COLUMNS, "JSONCompactEachRow", DATA),
+                         Block("ingest_quality", ("vendor",), "JSONCompactEachRow", b'["vng"]')))
+    second = Entry("t0", (Block("events_ingest", COLUMNS, "RowBinary", b"x"),))
     journal.add(first)
     journal.add(second)
     # replay order does not matter (each token inserts only what each table misses), so none is asserted
@@ -38,7 +40,7 @@ def test_entries_come_back_whole_until_done(store: Store, kind: str) -> None:
 
 def test_files_are_private_and_half_written_ones_are_dropped(tmp_path: Path) -> None:
     journal = FileJournal(tmp_path / "j")
-    journal.add(Entry("t1", COLUMNS, "JSONCompactEachRow", DATA))
+    journal.add(Entry("t1", (Block("events_ingest", COLUMNS, "JSONCompactEachRow", DATA),)))
     assert stat.S_IMODE((tmp_path / "j").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "j" / "t1.block").stat().st_mode) == 0o600
     # a process died while writing t2: its insert never started, so there is nothing to finish
@@ -50,5 +52,5 @@ def test_files_are_private_and_half_written_ones_are_dropped(tmp_path: Path) -> 
 @pytest.mark.parametrize("token", ["", "../escape", "a/b", "x" * 65, "t.block"])
 def test_a_token_that_is_not_a_plain_file_name_is_refused(tmp_path: Path, token: str) -> None:
     with pytest.raises(ValueError, match="not a plain file name"):
-        FileJournal(tmp_path).add(Entry(token, COLUMNS, "JSONCompactEachRow", DATA))
+        FileJournal(tmp_path).add(Entry(token, (Block("events_ingest", COLUMNS, "JSONCompactEachRow", DATA),)))
     assert list(tmp_path.iterdir()) == []

@@ -4,6 +4,7 @@ one are kept. Ends with a mixed gzip NDJSON batch and its retry."""
 from __future__ import annotations
 
 import gzip
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,11 +15,11 @@ import pytest
 import time_machine
 
 from ingest.reasons import Reason, Rejection
-from ingest.validate import Event
+from ingest.rows import Event
 from queries.store import Store
 from tests.factories import ADMIN, NDJSON, Api, api_on_fresh_store, event, ndjson, running_api, scalar
 
-REASONS = {"malformed", "missing_field", "invalid_field", "unknown_platform", "platform_not_allowed",
+REASONS = {"malformed", "too_large", "missing_field", "invalid_field", "unknown_platform", "platform_not_allowed",
            "future_timestamp", "month_sealed"}
 
 
@@ -102,6 +103,24 @@ def test_malformed_ndjson_line(shared: tuple[Api, dict[str, str]]) -> None:
     assert_one_rejected(answer, 1, None, "malformed", None, "line is not valid JSON", accepted=2)
 
 
+# -- too_large -------------------------------------------------------------------------------------
+def test_a_row_longer_than_an_event_can_be_is_refused_unparsed(shared: tuple[Api, dict[str, str]]) -> None:
+    api, vng = shared
+    padded = ndjson([event()]).rstrip(b"\n")
+    padded = padded[:-1] + b" " * (4097 - len(padded)) + b"}"  # valid JSON, one byte over MAX_EVENT_BYTES
+    assert len(padded) == 4097
+    body = ndjson([event()]) + padded + b"\n" + ndjson([event()])
+    response = api.client.post("/v1/events", content=body, headers={**vng, "Content-Type": NDJSON})
+    answer = response.json()
+    assert answer["accepted"] == 2
+    assert answer["rejected"] == [{"index": 1, "event_id": None, "reason": "too_large",
+                                   "detail": "the line is 4097 bytes; an event is at most 4096 bytes"}]
+    exactly = padded[:4095] + b"}"  # 4,096 bytes: still an event
+    assert len(exactly) == 4096
+    response = api.client.post("/v1/events", content=exactly, headers={**vng, "Content-Type": NDJSON})
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+
+
 # -- missing_field ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["event_id", "platform", "user", "ts"])
 def test_missing_required_field(shared: tuple[Api, dict[str, str]], name: str) -> None:
@@ -143,7 +162,10 @@ INVALID = [
     ("ts-date-only", "ts", {"ts": "2022-03-15"}, "explicit offset"),
     ("ts-epoch-number", "ts", {"ts": 1647313200}, "must be a JSON string, got an integer"),
     ("ts-before-2000", "ts", {"ts": "1999-12-31T23:59:59Z"}, "must not be before 2000-01-01"),
-    ("ts-impossible-date", "ts", {"ts": "2022-02-30T10:00:00Z"}, "not a valid date and time"),
+    ("ts-impossible-date", "ts", {"ts": "2022-02-30T10:00:00Z"}, "RFC 3339 timestamp"),
+    ("ts-trailing-newline", "ts", {"ts": "2022-03-15T10:00:00Z\n"}, "RFC 3339 timestamp"),
+    ("event-id-trailing-newline", "event_id", {"event_id": "123e4567-e89b-12d3-a456-426614174000\n"}, "must be a UUID"),
+    ("ts-far-past-offset", "ts", {"ts": "0001-01-01T00:00:00+23:59"}, "must not be before 2000-01-01"),
     ("user-129-chars", "user", {"user": "u" * 129}, "must be 1 to 128 characters, got 129"),
     ("user-empty", "user", {"user": ""}, "must be 1 to 128 characters, got 0"),
     ("user-number", "user", {"user": 42}, "must be a JSON string, got an integer"),
@@ -208,7 +230,7 @@ def test_future_timestamp(shared: tuple[Api, dict[str, str]]) -> None:
     assert answer["duplicates"] == 0
     assert answer["rejected"] == [
         {"index": 1, "event_id": ahead["event_id"], "reason": "future_timestamp",
-         "detail": "ts: 2030-01-01T00:05:00.001Z is more than 5 minutes after the server's clock "
+         "detail": "ts: 2030-01-01T00:05:00.001000+00:00 is more than 5 minutes after the server's clock "
                    "(2030-01-01T00:00:00+00:00)"},
         {"index": 2, "event_id": ahead_in_vn_time["event_id"], "reason": "future_timestamp",
          "detail": "ts: 2030-01-01T07:06:00+07:00 is more than 5 minutes after the server's clock "
@@ -253,10 +275,12 @@ def test_a_request_that_read_the_watermark_before_a_seal_is_still_refused(api: A
     read_before_the_seal = services.pseudonym_keys.sealed_before()
     assert read_before_the_seal == date.min
     assert api.client.post("/v1/admin/seal", json={"before": "2022-02"}, headers=ADMIN).status_code == 200
-    january = Event("123e4567-e89b-12d3-a456-426614174000", "zalo", "someone", "session",
-                    datetime(2022, 1, 20, 2, tzinfo=UTC), 60, 0, "VN", "", "")
+    request = services.ingestor.request("vng")
+    request.open_from = read_before_the_seal
+    january = Event(uuid.UUID("123e4567-e89b-12d3-a456-426614174000"), "zalo", "someone",
+                    datetime(2022, 1, 20, 2, tzinfo=UTC))
     with pytest.raises(Rejection) as refused:
-        services.ingestor.pseudonymise(january, read_before_the_seal)
+        services.ingestor.accept(january, request)
     assert refused.value.reason == Reason.MONTH_SEALED
     assert scalar(store, "SELECT count() FROM pseudonym_keys WHERE month < '2022-02-01'") == 0
 

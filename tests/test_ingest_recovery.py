@@ -5,8 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from ingest.journal import Entry, TableJournal, journal_for
-from ingest.write import INGEST_COLUMNS, INGEST_FORMAT, Writer
+from ingest.journal import Block, Entry, TableJournal, journal_for
+from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, INGEST_TABLE
+from ingest.write import Writer
 from queries.store import Store
 
 # "file": the embedded engine's journal; "table": a server's, which the embedded engine also replays (what
@@ -43,7 +44,8 @@ COMPLETE = ((3, 105, 1750), 3, (3, 105, 1750), 2)
 
 
 def journal(store: Store, kind: str, token: str, data: bytes, fmt: str = INGEST_FORMAT) -> None:
-    (journal_for(store) if kind == "file" else TableJournal(store)).add(Entry(token, INGEST_COLUMNS, fmt, data))
+    block = Block(INGEST_TABLE, INGEST_COLUMNS, fmt, data)
+    (journal_for(store) if kind == "file" else TableJournal(store)).add(Entry(token, (block,)))
 
 
 @pytest.mark.parametrize("kind", JOURNALS)
@@ -54,9 +56,9 @@ def test_journalled_insert_that_never_ran_is_replayed_once(store: Store, fmt: st
     journal(store, kind, "t-never-ran", data, fmt)  # the process died right after journalling
     writer = Writer(store)
     try:
-        assert writer.recover() == 1
+        assert len(writer.recover()) == 1
         assert figures(store) == COMPLETE
-        assert writer.recover() == 0  # done now: nothing left to finish
+        assert writer.recover() == []  # done now: nothing left to finish
         assert figures(store) == COMPLETE
     finally:
         writer.close()
@@ -74,7 +76,7 @@ def test_partial_insert_is_completed_without_double_counting(store: Store, kind:
     assert figures(store)[2] == (0, 0, 0)
     writer = Writer(store)
     try:
-        assert writer.recover() == 1
+        assert len(writer.recover()) == 1
         assert figures(store) == COMPLETE
     finally:
         writer.close()

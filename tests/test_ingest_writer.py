@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from ingest.fastpath import StoredRow
-from ingest.journal import FileJournal, TableJournal, journal_for
-from ingest.write import StoredEvent, Writer, WriteResult
+from ingest.journal import Block, FileJournal, TableJournal, journal_for
+from ingest.rows import StoredRow
+from ingest.write import WriteFailed, Writer, WriteResult
 from queries.store import Store
+from tests.factories import stored_row
 
 DAY_2022_04_01 = 19083  # days since 1970-01-01
 
@@ -28,29 +29,30 @@ def stored(n: int, duration_s: int = 10, base: int = 0xABC) -> list[StoredRow]:
     out = []
     for i in range(n):
         event_id = uuid.UUID(int=(base << 64) + i, version=4)
-        out.append(StoredEvent("zalo", str(event_id), event_id.int, f"{base + i:032x}", "session",
-                               1_648_785_600_000 + i, DAY_2022_04_01, duration_s, 100, "VN", "", "ios").row())
+        out.append(stored_row("zalo", event_id, f"{base + i:032x}", 1_648_785_600_000 + i, DAY_2022_04_01,
+                              duration_s))
     return out
 
 
 class GatedWriter(Writer):
-    """A writer whose first insert waits until the test opens the gate (and may then fail)."""
+    """A writer whose first insert waits until the test opens the gate; its first `failures` inserts then
+    fail (a replay of a failed group is an insert too)."""
 
-    def __init__(self, store: Store, fail_first: bool = False):
+    def __init__(self, store: Store, failures: int = 0):
         self.entered = threading.Event()
         self.gate = threading.Event()
-        self.fail_first = fail_first
+        self.failures = failures
         self.inserts = 0
         super().__init__(store)
 
-    def _insert_once(self, token: str, columns: Sequence[str], fmt: str, data: bytes) -> None:
+    def _insert_once(self, token: str, block: Block) -> None:
         self.inserts += 1
         if self.inserts == 1:
             self.entered.set()
             assert self.gate.wait(timeout=30)
-            if self.fail_first:
-                raise ConnectionError("ClickHouse went away (simulated)")
-        super()._insert_once(token, columns, fmt, data)
+        if self.inserts <= self.failures:
+            raise ConnectionError("ClickHouse went away (simulated)")
+        super()._insert_once(token, block)
 
 
 @pytest.fixture
@@ -94,35 +96,54 @@ def test_next_group_counts_the_running_groups_events_as_duplicates(store: Store,
 def test_a_failed_insert_fails_the_groups_that_relied_on_it(store: Store, pool: ThreadPoolExecutor) -> None:
     events = stored(4)
     others = stored(2, duration_s=7, base=0xDEF)
-    writer = GatedWriter(store, fail_first=True)
+    writer = GatedWriter(store, failures=2)  # a's insert and its first replay (before b) fail
     try:
         a, b = submit_while_first_insert_is_open(writer, pool, events, events[:2] + others)
         writer.gate.set()
-        with pytest.raises(ConnectionError):
+        with pytest.raises(WriteFailed):
             a.result(timeout=30)
-        # b counted two of a's events as stored; a was not stored, so b must not answer "duplicate"
-        with pytest.raises(ConnectionError):
+        # b counted two of a's events as stored; a is still not stored, so b must not answer "duplicate"
+        with pytest.raises(WriteFailed):
             b.result(timeout=30)
         assert figures(store) == (0, 0, 0)
-        # the clients retry: every event is stored once
-        assert writer.write(events[:2] + others) == WriteResult(4, 0)
-        assert writer.write(events) == WriteResult(2, 2)
+        # the clients retry: a's block is inserted again (same token) before the retry's group, so a's events
+        # are stored once, by it, and come back as duplicates
+        assert writer.write(events[:2] + others) == WriteResult(2, 2)
+        assert writer.write(events) == WriteResult(0, 4)
+    finally:
+        writer.close()
+    assert figures(store) == (6, 4 * 10 + 2 * 7, 6)
+
+
+def test_a_failed_insert_is_stored_by_its_replay_before_the_next_group(store: Store, pool: ThreadPoolExecutor
+                                                                       ) -> None:
+    """503 for a's requests, then a's same block (same token) goes in before b: b's claim on a's events holds."""
+    events = stored(4)
+    others = stored(2, duration_s=7, base=0xDEF)
+    writer = GatedWriter(store, failures=1)
+    try:
+        a, b = submit_while_first_insert_is_open(writer, pool, events, events[:2] + others)
+        writer.gate.set()
+        with pytest.raises(WriteFailed):
+            a.result(timeout=30)
+        assert b.result(timeout=30) == WriteResult(2, 2)
+        assert writer.write(events) == WriteResult(0, 4)  # a's clients retry
     finally:
         writer.close()
     assert figures(store) == (6, 4 * 10 + 2 * 7, 6)
 
 
 def test_groups_that_did_not_rely_on_a_failed_insert_are_stored(store: Store, pool: ThreadPoolExecutor) -> None:
-    writer = GatedWriter(store, fail_first=True)
+    writer = GatedWriter(store, failures=1)
     try:
         a, b = submit_while_first_insert_is_open(writer, pool, stored(3), stored(2, duration_s=5, base=0x123))
         writer.gate.set()
-        with pytest.raises(ConnectionError):
+        with pytest.raises(WriteFailed):
             a.result(timeout=30)
         assert b.result(timeout=30) == WriteResult(2, 0)
     finally:
         writer.close()
-    assert figures(store) == (2, 10, 2)
+    assert figures(store) == (5, 3 * 10 + 2 * 5, 5)  # a's events too: stored by the replay before b
 
 
 @pytest.mark.parametrize("kind", ["file", "table"])
@@ -142,7 +163,7 @@ def test_done_marks_are_batched_and_complete_after_close(store: Store, kind: str
         assert store.rows("SELECT count() FROM ingest_journal")[0][0] == 3
     again = Writer(store)
     try:
-        assert again.recover() == 0
+        assert again.recover() == []
     finally:
         again.close()
     assert figures(store) == (6, 2 * (1 + 2 + 3), 6)
@@ -160,7 +181,7 @@ def test_unmarked_complete_groups_replay_as_no_ops(store: Store) -> None:
     assert figures(store) == (3, 30, 3)
     again = Writer(store)
     try:
-        assert again.recover() == 1
+        assert len(again.recover()) == 1
     finally:
         again.close()
     assert figures(store) == (3, 30, 3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,10 @@ def test_0007_copies_every_stored_id_into_event_keys_and_drops_event_ids(empty: 
     # and the writer finds the ids stored before the migration: U2 is stored for zalo, not for momo
     writer = Writer(empty)
     try:
-        rows = [("zalo", str(U1.int), b"[]"), ("zalo", str(U3.int), b"[]"), ("momo", str(U2.int), b"[]")]
-        assert writer._prepare([_Batch.of(rows, Future())]).results == [WriteResult(2, 1)]
+        month = date(2022, 4, 1)
+        rows = [("zalo", U1.int, b"[]", month, "lt_1h"), ("zalo", U3.int, b"[]", month, "lt_1h"),
+                ("momo", U2.int, b"[]", month, "lt_1h")]
+        assert writer._prepare([_Batch.of(rows, None, Future())]).results == [WriteResult(2, 1)]
     finally:
         writer.close()
 

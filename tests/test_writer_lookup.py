@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
+from datetime import date
 
 import pytest
 
@@ -16,11 +17,11 @@ def test_finds_exactly_the_stored_pairs(store: Store) -> None:
     store.insert("event_keys", [["zalo", 1], ["zalo", 2], ["zalo", big], ["momo", 3]], ["platform", "id128"])
     writer = Writer(store)
     try:
-        keys = {("zalo", "2"), ("zalo", "3"), ("zalo", str(big)), ("zalo", "7"), ("momo", "1")}
+        keys = {("zalo", 2), ("zalo", 3), ("zalo", big), ("zalo", 7), ("momo", 1)}
         # 3 is stored for momo only, 1 for zalo only, 7 nowhere; ids come as the requests' pieces, 2 repeated
         pieces = IntArray(["2,3", f"{big},7,2", "1"])
-        assert writer._stored_ids(keys, pieces) == {("zalo", "2"), ("zalo", str(big))}
-        assert writer._stored_ids({("momo", "3")}, IntArray(["3"])) == {("momo", "3")}
+        assert writer._stored_ids(keys, pieces) == {("zalo", 2), ("zalo", big)}
+        assert writer._stored_ids({("momo", 3)}, IntArray(["3"])) == {("momo", 3)}
     finally:
         writer.close()
 
@@ -32,7 +33,7 @@ def test_the_lookup_parses_as_clickhouse_sql(store: Store) -> None:
 
 
 def batch(platform: str, ids: list[int]) -> _Batch:
-    return _Batch.of([(platform, str(i), b"[]") for i in ids], Future())
+    return _Batch.of([(platform, i, b"[]", date(2022, 4, 1), "lt_1h") for i in ids], None, Future())
 
 
 def test_a_group_is_looked_up_in_runs_of_whole_batches() -> None:
@@ -46,7 +47,8 @@ def test_no_single_lookup_exceeds_the_limit_the_engine_handles() -> None:
     """The largest group (GROUP_MAX_ROWS, plus one request of MAX_EVENTS_PER_REQUEST less one) splits into
     lookups of at most LOOKUP_MAX_IDS + MAX_EVENTS_PER_REQUEST ids, under the 65,000 measured to work."""
     sizes = [MAX_EVENTS_PER_REQUEST] * (GROUP_MAX_ROWS // MAX_EVENTS_PER_REQUEST) + [MAX_EVENTS_PER_REQUEST - 1]
-    group = [_Batch([("zalo", "1", b"[]")] * size, set(), "1", b"", Future()) for size in sizes]
+    group = [_Batch([("zalo", 1, b"[]", date(2022, 4, 1), "lt_1h")] * size, set(), "1", b"", None, Future())
+             for size in sizes]
     assert max(sum(len(b.rows) for b in chunk) for chunk in lookup_chunks(group, LOOKUP_MAX_IDS)) <= 65_000
 
 
