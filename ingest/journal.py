@@ -126,12 +126,15 @@ class FileJournal:
 
     A file is written under a temporary name and renamed, so a `.block` file is always whole; a `.tmp`
     file left by a process that died while writing it belongs to an insert that never started, and is
-    removed by `pending`. Quarantine moves the file to `quarantine/` beside a `<token>.error` file."""
+    removed when the journal is opened (the process holds the directory's lock: no other writes there).
+    Quarantine moves the file to `quarantine/` beside a `<token>.error` file."""
 
     def __init__(self, directory: Path):
         self.directory = directory
         self.quarantine_directory = directory / QUARANTINE_DIRECTORY
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for stale in self.directory.glob("*.tmp"):
+            stale.unlink(missing_ok=True)
 
     def add(self, entry: Entry) -> None:
         header = orjson.dumps({"blocks": [{"table": block.table, "columns": block.columns, "format": block.format,
@@ -149,18 +152,26 @@ class FileJournal:
             self._path(token, ".block").unlink(missing_ok=True)
 
     def pending(self) -> list[Entry]:
-        for stale in self.directory.glob("*.tmp"):
-            stale.unlink(missing_ok=True)
+        """The entries not yet done; a file that cannot be read as an entry is moved to quarantine."""
         files = sorted(self.directory.glob("*.block"), key=lambda path: (path.stat().st_mtime_ns, path.name))
-        return [read_entry(path) for path in files]
+        entries = []
+        for path in files:
+            try:
+                entries.append(read_entry(path))
+            except (ValueError, KeyError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
+                self._set_aside(path.stem, f"unreadable journal file: {type(exc).__name__}: {exc}")
+        return entries
 
     def quarantine(self, entry: Entry, error: str) -> None:
+        self._set_aside(entry.token, error)
+
+    def _set_aside(self, token: str, error: str) -> None:
         self.quarantine_directory.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(self.quarantine_directory / f"{entry.token}.error",
+        fd = os.open(self.quarantine_directory / f"{token}.error",
                      os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(error)
-        os.replace(self._path(entry.token, ".block"), self.quarantine_directory / f"{entry.token}.block")
+        os.replace(self._path(token, ".block"), self.quarantine_directory / f"{token}.block")
 
     def quarantined(self) -> list[Quarantined]:
         if not self.quarantine_directory.is_dir():
@@ -190,6 +201,8 @@ def read_entry(path: Path) -> Entry:
         blocks.append(Block(block["table"], tuple(block["columns"]), block["format"],
                             data[offset:offset + block["size"]]))
         offset += block["size"]
+    if offset != len(data):
+        raise ValueError(f"the header gives {offset} bytes of blocks, the file holds {len(data)}")
     return Entry(path.stem, tuple(blocks))
 
 

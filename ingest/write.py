@@ -33,8 +33,10 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
+import msgspec
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from ingest import quality
@@ -45,6 +47,8 @@ from ingest.seen import SeenFilter
 from queries.store import IntArray, Store, StoreUnavailable
 
 log = logging.getLogger("vnmeter")
+_decode = msgspec.json.decode
+_encode = msgspec.json.encode
 
 # Larger groups mean fewer parts per event: the writer alone did 135,000-155,000 events/s with groups of at most
 # 50,000 and 168,000-173,000 with at most 100,000 (bench/writer_costs.py writer --threads 256 --max-rows N).
@@ -433,9 +437,45 @@ class Writer:
                               _first_line(exc))
                     journal.quarantine(entry, str(exc))
                     continue
+                self._refill(entry)
                 journal.done([entry.token])
                 finished.append(entry)
         return finished
+
+    def _refill(self, entry: Entry) -> None:
+        """Insert again any of the entry's events that `events` lacks after its replay. ClickHouse records a
+        block's token before it commits the block's part, so a process killed between the two leaves a token
+        whose rows are not there: the replay skips it. The rows found missing go in under a token of their
+        own. (The rollups are checked against the events afterwards: queries.consistency.)"""
+        rows = [row for block in entry.blocks if block.table == INGEST_TABLE for row in _rows_of(block)]
+        if not rows:
+            return
+        wanted = {(row[0], str(row[1])): row for row in rows}
+        stored = set(self.store.rows(
+            "SELECT platform, toString(event_id) FROM events WHERE day IN {days:Array(Date)} "
+            "AND platform IN {platforms:Array(String)} AND event_id IN {ids:Array(UUID)}",
+            {"days": sorted({quality.UNKNOWN_MONTH + timedelta(days=row[5]) for row in rows}),
+             "platforms": sorted({row[0] for row in rows}), "ids": sorted({str(row[1]) for row in rows})}))
+        missing = [row for key, row in wanted.items() if key not in stored]
+        if missing:
+            log.error("insert %s: %d of its events were not stored by its replay; inserting them again",
+                      entry.token, len(missing))
+            self._insert_once(f"{entry.token}-refill", Block(INGEST_TABLE, INGEST_COLUMNS, INGEST_FORMAT,
+                                                               b"\n".join(_encode(row) for row in missing)))
+
+
+def months_of(entries: Sequence[Entry]) -> set[date]:
+    """The months (of the service time zone) of the events in `entries`."""
+    return {(quality.UNKNOWN_MONTH + timedelta(days=row[5])).replace(day=1)
+            for entry in entries for block in entry.blocks if block.table == INGEST_TABLE
+            for row in _rows_of(block)}
+
+
+def _rows_of(block: Block) -> list[list[Any]]:
+    """The rows of an `events_ingest` block (INGEST_COLUMNS order), in either format the journal holds."""
+    if block.format == "JSONCompactColumns":  # written by versions before 2026-11
+        return [list(row) for row in zip(*_decode(block.data), strict=True)]
+    return [_decode(line) for line in block.data.split(b"\n") if line]
 
 
 def lookup_chunks(group: Sequence[_Batch], max_ids: int) -> list[list[_Batch]]:

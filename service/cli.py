@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
                          help="also print (or write to --out) the summary in this format")
     summary.add_argument("--lang", choices=["vi", "en"], default="vi")
     summary.add_argument("--out", type=Path, help="write the --format output to this file instead of stdout")
+    verify = commands.add_parser("verify", help="compare every rollup with the raw events of a period")
+    verify.add_argument("--period", required=True, help="YYYY-MM, YYYY-Qn, YYYY-Hn or YYYY")
+    verify.add_argument("--repair", action="store_true", help="rebuild what differs, then compare again")
+    commands.add_parser("doctor", help="schema level, unfinished and quarantined ingestion inserts")
     demo = commands.add_parser("demo", help="fill an empty store with the Q1/2022 demonstration dataset")
     demo.add_argument("--users-scale", type=int, default=2000, help="1 demo user stands for this many (default 2000)")
     demo.add_argument("--visits-scale", type=int, default=10000,
@@ -273,6 +277,52 @@ def _emit(output: bytes | None, out: Path | None, period: str, number: int, file
     return 0
 
 
+def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from queries.periods import parse_period
+    from service import maintenance
+
+    try:
+        period = parse_period(args.period)
+    except ValueError as exc:
+        raise CliError(f"--period: {exc}") from None
+    try:
+        with services_for_cli(settings) as ctx:
+            try:
+                answer = maintenance.verify(ctx, period, args.repair)
+            except ValueError as exc:
+                raise CliError(str(exc)) from None
+    except StoreLocked:
+        with running_service(settings) as client:
+            answer = expect(client.post("/v1/admin/verify", json={"period": period.label, "repair": args.repair}),
+                            200)
+    for line in answer["differences"]:
+        print(f"differs: {line}")
+    for line in answer["repaired"]:
+        print(f"repaired: {line}")
+    left = answer.get("differences_after_repair", answer["differences"])
+    print(f"vnmeter: {period.label}: {len(answer['differences'])} differences between the rollups and the raw events"
+          + (f"; {len(left)} after the repair" if args.repair and answer["differences"] else ""))
+    return 1 if left else 0
+
+
+def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from service import maintenance
+
+    try:
+        with services_for_cli(settings) as ctx:
+            report = maintenance.doctor(ctx)
+    except StoreLocked:
+        with running_service(settings) as client:
+            report = expect(client.get("/v1/admin/doctor"), 200)
+    print(f"store: {report['store']}")
+    print(f"schema version: {report['schema_version']}")
+    print(f"ingestion inserts not yet marked done: {report['journal_pending']}")
+    print(f"quarantined inserts: {len(report['quarantined'])}")
+    for item in report["quarantined"]:
+        print(f"  {item['token']} ({item['bytes']} bytes, {item['at']}): {item['error']}")
+    return 1 if report["quarantined"] else 0
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from service.demo import DemoError, headline, run_demo
 
@@ -297,7 +347,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": cmd_serve, "migrate": cmd_migrate, "platforms": cmd_platforms, "seal": cmd_seal, "keys": cmd_keys,
-    "summary": cmd_summary, "demo": cmd_demo,
+    "summary": cmd_summary, "demo": cmd_demo, "verify": cmd_verify, "doctor": cmd_doctor,
 }
 
 

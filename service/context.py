@@ -10,7 +10,8 @@ from pathlib import Path
 from ingest.pipeline import Ingestor
 from ingest.pseudonymise import KeyStore
 from ingest.seen import SeenFilter
-from ingest.write import Writer
+from ingest.write import Writer, months_of
+from queries import consistency
 from queries.apikeys import ApiKeys
 from queries.migrate import migrate
 from queries.registry import Registry
@@ -51,6 +52,9 @@ def build(settings: Settings, store: Store) -> Services:
     recovered = writer.recover()
     if recovered:
         log.warning("finished %d ingestion inserts left incomplete by an earlier stop", len(recovered))
+        if settings.cluster is None:  # a crash may leave a rollup short of its events: compare, rebuild
+            for done in consistency.repair(store, sorted(months_of(recovered))):
+                log.warning("after the replay: %s", done)
     writer.use_filter(SeenFilter.load(store))  # after the replay: it reads what is stored
     services = Services(settings, store, keys, registry, pseudonym_keys, writer,
                         Ingestor(registry, pseudonym_keys, writer, settings.zone),

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ingest.decode import RequestRejected
+from ingest.write import RowsRefused
 from queries.store import StoreUnavailable
 
 log = logging.getLogger("vnmeter")
@@ -33,6 +34,10 @@ def install(app: FastAPI) -> None:
         ]
         summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
         return JSONResponse({"error": f"invalid request: {summary}", "fields": problems}, 422)
+
+    @app.exception_handler(RowsRefused)
+    async def refused(_: Request, exc: RowsRefused) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, 422)
 
     @app.exception_handler(StoreUnavailable)
     async def unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:

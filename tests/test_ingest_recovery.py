@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import orjson
 import pytest
 
-from ingest.journal import Block, Entry, TableJournal, journal_for
+from ingest.journal import Block, Entry, FileJournal, TableJournal, journal_for
 from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, INGEST_TABLE
-from ingest.write import Writer
+from ingest.write import Writer, months_of
+from queries.consistency import differences, repair
 from queries.store import Store
 
 # "file": the embedded engine's journal; "table": a server's, which the embedded engine also replays (what
@@ -78,5 +81,59 @@ def test_partial_insert_is_completed_without_double_counting(store: Store, kind:
     try:
         assert len(writer.recover()) == 1
         assert figures(store) == COMPLETE
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("kind", JOURNALS)
+def test_rows_whose_token_was_recorded_but_not_stored_are_inserted_again(store: Store, kind: str) -> None:
+    """ClickHouse records a block's token before it commits the block's part: a process killed in between
+    leaves the token without the rows, and the replay skips them. Here the token was recorded for a block
+    holding only the first row (the same partition as the second): the replay adds the third row (another
+    partition), the refill the second; the start-up check then completes what the views missed."""
+    journal(store, kind, "t-lost", block(ROWS))
+    store.raw_insert("events_ingest", INGEST_COLUMNS, block(ROWS[:1]), INGEST_FORMAT, settings={
+        "insert_deduplication_token": "t-lost", "deduplicate_blocks_in_dependent_materialized_views": 1})
+    assert figures(store)[0] == (1, 60, 1000)
+    writer = Writer(store)
+    try:
+        recovered = writer.recover()  # what start-up does (service.context.build)
+        assert [entry.token for entry in recovered] == ["t-lost"]
+        assert store.rows("SELECT count(), sum(duration_s) FROM events")[0] == (3, 105)
+        repair(store, sorted(months_of(recovered)))
+        assert figures(store) == COMPLETE
+        assert differences(store, [date(2022, 3, 1), date(2022, 4, 1)]) == []
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("kind", JOURNALS)
+def test_a_block_that_cannot_be_replayed_is_quarantined_and_start_up_goes_on(store: Store, kind: str) -> None:
+    """An event_id ClickHouse cannot read (a UUID and a newline, which validation once let through)."""
+    poisoned = [list(row) for row in ROWS]
+    poisoned[1][1] = poisoned[1][1] + "\n"
+    journal(store, kind, "t-poison", block([tuple(row) for row in poisoned]))
+    journal(store, kind, "t-good", block(ROWS[2:]))
+    writer = Writer(store, journal=journal_for(store) if kind == "file" else TableJournal(store))
+    try:
+        assert [entry.token for entry in writer.recover()] == ["t-good"]
+        assert [q.token for q in writer.journal.quarantined()] == ["t-poison"]
+        assert "UUID" in writer.journal.quarantined()[0].error
+        assert writer.journal.pending() == []
+        assert writer.recover() == []  # a second start does not try it again
+    finally:
+        writer.close()
+    assert figures(store)[0] == (1, 15, 250)
+
+
+def test_an_unreadable_journal_file_is_quarantined(store: Store) -> None:
+    files = journal_for(store)
+    assert isinstance(files, FileJournal)
+    (files.directory / "t-broken.block").write_bytes(b'{"blocks": [{"table": "events_ingest", "size": 99}]}\nxx')
+    writer = Writer(store)
+    try:
+        assert writer.recover() == []
+        assert [q.token for q in files.quarantined()] == ["t-broken"]
+        assert files.quarantined()[0].error.startswith("unreadable journal file")
     finally:
         writer.close()

@@ -27,9 +27,11 @@ def live() -> dict:
 
 @router.get("/health/ready")
 async def ready(request: Request) -> JSONResponse:
-    ok = await run_in_threadpool(services(request).store.ping)
+    ctx = services(request)
+    ok = await run_in_threadpool(ctx.store.ping)
     if ok:
-        return JSONResponse({"status": "ready"})
+        quarantined = await run_in_threadpool(lambda: len(ctx.writer.journal.quarantined()))
+        return JSONResponse({"status": "ready", "quarantined_inserts": quarantined})
     return JSONResponse({"status": "unavailable", "error": "the data store does not answer"}, 503,
                         headers={"Retry-After": "5"})
 
