@@ -419,49 +419,56 @@ class Writer:
 
     def recover(self) -> list[Entry]:
         """Finish every journalled insert that has no done mark (a process died during it); returns those
-        finished. Run before serving: ClickHouse adds only the blocks each table is missing. An entry ClickHouse
-        refuses as data is quarantined (see ingest/journal.py) and start-up goes on. The tables are read whatever
-        the journal: on the embedded engine they hold what versions before the file journal left."""
+        finished. Run before serving.
+
+        The events are not inserted again under the entry's token: ClickHouse records a block's token before it
+        commits the block's part, so a process killed between the two leaves a token whose rows are not there,
+        and a replay would skip them. Instead the entry's events that `events` lacks go in under a token of
+        their own (`_refill`), and the other blocks (the quality counts) under the entry's token. What the
+        views on `events` may have missed is found and rebuilt afterwards (queries.consistency, for the months
+        of the returned entries). An entry ClickHouse refuses as data is quarantined (see ingest/journal.py) and
+        start-up goes on. The tables are read whatever the journal: on the embedded engine they hold what
+        versions before the file journal left."""
         journals = [self.journal] if isinstance(self.journal, TableJournal) else [TableJournal(self.store),
                                                                                   self.journal]
         finished = []
         for journal in journals:
             for entry in journal.pending():
                 try:
-                    self._insert_first(entry)
-                    self._insert_rest(entry)
-                except DatabaseError as exc:
-                    if not _is_data_error(exc):
+                    self._refill(entry)
+                    for block in entry.blocks:
+                        if block.table != INGEST_TABLE:
+                            self._insert_once(entry.token, block)
+                except (DatabaseError, ValueError, msgspec.DecodeError) as exc:
+                    if isinstance(exc, DatabaseError) and not _is_data_error(exc):
                         raise
                     log.error("journalled insert %s cannot be replayed (%s); moved to quarantine", entry.token,
                               _first_line(exc))
                     journal.quarantine(entry, str(exc))
                     continue
-                self._refill(entry)
                 journal.done([entry.token])
                 finished.append(entry)
         return finished
 
     def _refill(self, entry: Entry) -> None:
-        """Insert again any of the entry's events that `events` lacks after its replay. ClickHouse records a
-        block's token before it commits the block's part, so a process killed between the two leaves a token
-        whose rows are not there: the replay skips it. The rows found missing go in under a token of their
-        own. (The rollups are checked against the events afterwards: queries.consistency.)"""
+        """Insert the entry's events that `events` does not hold, under a token never used before (a refill cut
+        short by another crash is found short again at the next start, and only its missing rows go in)."""
         rows = [row for block in entry.blocks if block.table == INGEST_TABLE for row in _rows_of(block)]
         if not rows:
             return
-        wanted = {(row[0], str(row[1])): row for row in rows}
+        wanted = {(row[0], str(uuid.UUID(row[1]))): row for row in rows}  # ValueError: an id ClickHouse refuses
         stored = set(self.store.rows(
             "SELECT platform, toString(event_id) FROM events WHERE day IN {days:Array(Date)} "
             "AND platform IN {platforms:Array(String)} AND event_id IN {ids:Array(UUID)}",
             {"days": sorted({quality.UNKNOWN_MONTH + timedelta(days=row[5]) for row in rows}),
-             "platforms": sorted({row[0] for row in rows}), "ids": sorted({str(row[1]) for row in rows})}))
+             "platforms": sorted({row[0] for row in rows}), "ids": sorted({key[1] for key in wanted})}))
         missing = [row for key, row in wanted.items() if key not in stored]
         if missing:
-            log.error("insert %s: %d of its events were not stored by its replay; inserting them again",
-                      entry.token, len(missing))
-            self._insert_once(f"{entry.token}-refill", Block(INGEST_TABLE, INGEST_COLUMNS, INGEST_FORMAT,
-                                                               b"\n".join(_encode(row) for row in missing)))
+            log.warning("insert %s: %d of its %d events are not stored; inserting them", entry.token, len(missing),
+                        len(wanted))
+            self._insert_once(f"{entry.token[:20]}-refill-{uuid.uuid4().hex}",
+                              Block(INGEST_TABLE, INGEST_COLUMNS, INGEST_FORMAT,
+                                    b"\n".join(_encode(row) for row in missing)))
 
 
 def months_of(entries: Sequence[Entry]) -> set[date]:

@@ -3,13 +3,18 @@
 A client posts BATCHES gzip NDJSON batches of EVENTS_PER_BATCH valid events (plus one bad row each)
 from two threads and retries every batch, byte for byte, on any error or timeout until it answers 200.
 A killer thread SIGKILLs the service at random moments while batches are in flight and restarts it on
-the same data directory. At the end the service is stopped and the data directory is read by a
-separate Python process (chDB hosts one directory per process): every acknowledged event must be
+the same data directory. Before the first start a probe view that sleeps on every row is added beside the
+rollups' views, so that an insert spends most of its time inside the chain of views: the kills land
+before, during and after the view inserts. At the end the service is stopped and the data directory is
+read by a separate Python process (chDB hosts one directory per process): every acknowledged event must be
 stored exactly once, the raw table, the dedup index and the rollups must agree with figures computed
-here in plain Python from the client's own log, and no raw user value may appear in any table, any
+here in plain Python from the client's own log and with each other (`vnmeter verify` finds 0 differences),
+the quality counts must account for every stored event, and no raw user value may appear in any table, any
 file of the data directory, or the service's output.
 
-Run with `pytest tests/test_crash.py -s` to see the figures (docs/RELIABILITY.md records them).
+Run with `pytest tests/test_crash.py -s` to see the figures (docs/RELIABILITY.md records them);
+`loadtest/crash_loop.py` runs it many times with other seeds and more kills (CRASH_SEED, CRASH_KILLS,
+CRASH_BATCHES in the environment).
 """
 
 from __future__ import annotations
@@ -36,11 +41,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 
-BATCHES = 200
+BATCHES = int(os.environ.get("CRASH_BATCHES", "200"))
 EVENTS_PER_BATCH = 200
-KILLS = 4
+KILLS = int(os.environ.get("CRASH_KILLS", "4"))
 CLIENT_THREADS = 2
-SEED = 20220331
+SEED = int(os.environ.get("CRASH_SEED", "20220331"))
+PROBE_SLEEP_PER_ROW_S = 0.0002  # the probe view: ~40 ms per 200-event batch, spent between the other views
 ADMIN_KEY = "crash-test-admin-key-0123456789abcdef"
 VENDOR = "crashvendor"
 PLATFORMS = ("crash-a", "crash-b", "crash-c")
@@ -94,6 +100,9 @@ for table in tables:
         leaks.append([table, dump.count(marker.encode())])
 out["tables_scanned"] = tables
 out["table_leaks"] = leaks[:20]
+out["quality"] = {f"{p}/{o}": n for p, o, n in store.rows(
+    "SELECT platform, toString(outcome), sum(events) FROM ingest_quality GROUP BY platform, outcome")}
+out["stored_by_platform"] = {p: n for p, n in store.rows("SELECT platform, count() FROM events GROUP BY platform")}
 store.close()
 print(json.dumps(out, default=str))
 """
@@ -128,6 +137,7 @@ class Service:
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.kills = 0
+        self.start_seconds: list[float] = []
 
     def command(self) -> list[str]:
         script = Path(sys.executable).with_name("vnmeter")
@@ -143,6 +153,7 @@ class Service:
         env.update(VNMETER_DATA_DIR=str(self.data_dir), VNMETER_ADMIN_KEY=ADMIN_KEY, TMPDIR=str(tmp),
                    VNMETER_RATE_LIMIT_RPS="10000", VNMETER_RATE_LIMIT_BURST="100000")
         self.starts += 1
+        began = time.monotonic()
         with (self.log_dir / "stdout.log").open("ab") as out, (self.log_dir / "stderr.log").open("ab") as err:
             self.process = subprocess.Popen(self.command(), env=env, cwd=self.log_dir, stdout=out, stderr=err)
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -151,6 +162,7 @@ class Service:
                 raise AssertionError(f"vnmeter serve exited with {self.process.returncode}: {self.output()[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
+                    self.start_seconds.append(round(time.monotonic() - began, 1))
                     return
             except httpx.HTTPError:
                 pass
@@ -175,6 +187,39 @@ class Service:
     def output(self) -> str:
         return "".join((self.log_dir / name).read_text(errors="replace")
                        for name in ("stdout.log", "stderr.log") if (self.log_dir / name).exists())
+
+
+PROBE_SCRIPT = r"""
+import sys
+from pathlib import Path
+from queries.migrate import migrate
+from queries.store import open_store
+
+store = open_store(None, Path(sys.argv[1]))
+migrate(store)
+store.command("CREATE TABLE IF NOT EXISTS crash_probe (n UInt64) ENGINE = Null")
+store.command(f"CREATE MATERIALIZED VIEW IF NOT EXISTS crash_probe_mv TO crash_probe AS "
+              f"SELECT count() AS n FROM events WHERE sleepEachRow({sys.argv[2]}) = 0")
+store.close()
+"""
+
+
+def add_probe_view(data_dir: Path) -> None:
+    """A view on `events` that sleeps on every row (into a Null table): inserts then spend most of their time
+    inside the chain of views, where a kill is the most likely to split them."""
+    made = subprocess.run([sys.executable, "-c", PROBE_SCRIPT, str(data_dir), str(PROBE_SLEEP_PER_ROW_S)],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert made.returncode == 0, made.stderr[-2000:]
+
+
+def verify_cli(data_dir: Path, period: str) -> subprocess.CompletedProcess[str]:
+    """`vnmeter verify --period P` on the stopped service's data directory, as an operator runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VNMETER_")}
+    env.update(VNMETER_DATA_DIR=str(data_dir), VNMETER_ADMIN_KEY=ADMIN_KEY)
+    script = Path(sys.executable).with_name("vnmeter")
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+    return subprocess.run([*base, "verify", "--period", period], capture_output=True, text=True, timeout=300,
+                          env=env, cwd=data_dir.parent)
 
 
 def free_port() -> int:
@@ -318,6 +363,7 @@ def test_sigkill_mid_load_loses_nothing_and_counts_nothing_twice(tmp_path: Path)
     data_dir, log_dir = tmp_path / "data", tmp_path / "logs"
     log_dir.mkdir()
     service = Service(data_dir, free_port(), log_dir)
+    add_probe_view(data_dir)
     service.start()
     admin = httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30)
     try:
@@ -370,6 +416,7 @@ def test_sigkill_mid_load_loses_nothing_and_counts_nothing_twice(tmp_path: Path)
                               capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert verified.returncode == 0, verified.stderr[-3000:]
     stored = json.loads(verified.stdout)
+    verifications = {period: verify_cli(data_dir, period) for period in ("2023", "2024")}
 
     posted = {(row["platform"], row["event_id"]) for batch in batches for row in batch.rows}
     acknowledged = {(row["platform"], row["event_id"]) for i in log.acked for row in batches[i].rows}
@@ -384,6 +431,7 @@ def test_sigkill_mid_load_loses_nothing_and_counts_nothing_twice(tmp_path: Path)
             stored_ids), "accepted_in_final_answers": accepted, "duplicates_in_final_answers": duplicates,
         "reposted_batches": len(log.reposts), "http_attempts": log.attempts, "failed_attempts": dict(log.failures),
         "sigkills_survived": service.kills, "service_starts": service.starts,
+        "seconds_to_ready_per_start": service.start_seconds,
         "metrics_endpoint_checked": bool(served), "seconds": round(elapsed, 1),
     }
     print("\ncrash-test figures:", json.dumps(figures))
@@ -406,6 +454,14 @@ def test_sigkill_mid_load_loses_nothing_and_counts_nothing_twice(tmp_path: Path)
          {(p, m): n for p, m, n in stored["mau_rollup"]}, mau),
         ("GET /v1/platforms/{id}/metrics?period=2024-Q1 (sessions, installs)",
          served, sessions_in_2024_q1(batches) if served else {}),
+        ("`vnmeter verify --period P`: exit status and last line",
+         {p: (v.returncode, v.stdout.strip().splitlines()[-1] if v.stdout.strip() else v.stderr[-500:])
+          for p, v in verifications.items()},
+         {p: (0, f"vnmeter: {p}: 0 differences between the rollups and the raw events") for p in verifications}),
+        ("ingest_quality: accepted rows per platform = events stored",
+         {p: stored["quality"].get(f"{p}/accepted", 0) for p in PLATFORMS}, stored["stored_by_platform"]),
+        ("ingest_quality: every acknowledged batch's bad row counted (at least once: retries count too)",
+         stored["quality"].get("crash-a/rejected", 0) >= BATCHES, True),
         ("re-posted acknowledged batches answer (accepted, duplicates, reasons)",
          [(r["accepted"], r["duplicates"], [x["reason"] for x in r["rejected"]]) for r in log.reposts],
          [(0, EVENTS_PER_BATCH, ["invalid_field"])] * len(log.reposts)),
