@@ -5,12 +5,15 @@ restarted, is in tests/test_client_service.py."""
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 import math
 import random
+import sys
 import threading
 import time
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -349,3 +352,30 @@ def test_bad_options_are_named(queue: Path) -> None:
         Client("http://x", " ", queue=queue)
     with pytest.raises(ValueError, match="batch_size"):
         Client("http://x", "key", queue=queue, batch_size=10_001)
+
+
+# -- packaging ---------------------------------------------------------------------------------------------------
+CLIENT = Path(__file__).resolve().parent.parent / "client"
+
+
+def test_the_client_needs_only_httpx_and_the_standard_library() -> None:
+    assert tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]["dependencies"] == ["httpx>=0.27"]
+    imported = set()
+    for source in (CLIENT / "vnmeter_client").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    assert imported - set(sys.stdlib_module_names) == {"httpx", "vnmeter_client"}
+
+
+def test_vnmeter_send_without_the_client_library_says_how_to_install_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from service.cli import main
+
+    monkeypatch.setitem(sys.modules, "vnmeter_client", None)  # as after `pip install .` alone
+    events = tmp_path / "events.ndjson"
+    events.write_text("{}\n")
+    assert main(["send", str(events), "--url", "http://vnmeter.test", "--key", "k"]) == 1
+    assert "needs the client library: pip install ./client" in capsys.readouterr().err
