@@ -64,7 +64,7 @@ def send_file(url: str, key: str, path: Path, queue: Path | None, queues_dir: Pa
     try:
         client = library.Client(url, key, queue=queue, batch_size=batch_size, on_rejected=rejected,
                                 on_batch=lambda result: bar.update(result.events))
-    except (library.QueueInUse, ValueError) as exc:
+    except (library.QueueError, ValueError) as exc:
         bar.close()
         raise SendFailed(str(exc)) from None
     try:

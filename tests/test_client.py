@@ -379,3 +379,15 @@ def test_vnmeter_send_without_the_client_library_says_how_to_install_it(
     events.write_text("{}\n")
     assert main(["send", str(events), "--url", "http://vnmeter.test", "--key", "k"]) == 1
     assert "needs the client library: pip install ./client" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_a_queue_is_named(tmp_path: Path) -> None:
+    from vnmeter_client import QueueError
+
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database, just text that is long enough to have a header " * 20)
+    with pytest.raises(QueueError, match="cannot use .*notes.txt as a queue file"):
+        Client("http://x", "key", queue=other)
+    created = tmp_path / "new" / "folder" / "queue.sqlite3"
+    Client("http://x", "key", queue=created).close(timeout=0)
+    assert created.exists()

@@ -12,8 +12,8 @@ background thread, retried unchanged until the service answers. docs/INGESTION.m
 
 from vnmeter_client.client import BatchResult, Client, Rejection, SendError, Stats, __version__
 from vnmeter_client.events import new_event
-from vnmeter_client.queue import QueueInUse
+from vnmeter_client.queue import QueueError, QueueInUse
 from vnmeter_client.retry import RetryPolicy
 
-__all__ = ["BatchResult", "Client", "QueueInUse", "Rejection", "RetryPolicy", "SendError", "Stats", "__version__",
-           "new_event"]
+__all__ = ["BatchResult", "Client", "QueueError", "QueueInUse", "Rejection", "RetryPolicy", "SendError", "Stats",
+           "__version__", "new_event"]

@@ -154,6 +154,8 @@ class Client:
     def flush(self, timeout: float | None = None) -> None:
         """Send every event queued so far now, and wait until the service has answered them all. Raises SendError
         when sending stopped, TimeoutError after `timeout` seconds (the events stay queued either way)."""
+        if self._closed:
+            raise RuntimeError("the client is closed")
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._wake:
             target = self._queue.last_queued()

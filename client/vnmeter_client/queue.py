@@ -39,7 +39,11 @@ CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, value TEXT NOT NU
 """
 
 
-class QueueInUse(Exception):
+class QueueError(Exception):
+    """The queue file cannot be used (another file in its place, no room to create it ...)."""
+
+
+class QueueInUse(QueueError):
     """Another process (or another client in this one) has the queue file open."""
 
 
@@ -61,7 +65,11 @@ class DurableQueue:
     def __init__(self, path: str | PathLike[str], power_safe: bool = False):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise QueueError(f"cannot open the queue file {self.path}: {exc}") from None
         try:
             self._db.execute("PRAGMA locking_mode = EXCLUSIVE")
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -71,12 +79,12 @@ class DurableQueue:
                     if statement.strip():
                         self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # a write: takes the exclusive lock
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             self._db.close()
             if "locked" in str(exc):
                 raise QueueInUse(f"the queue file {self.path} is in use by another client; one client (one process) "
                                  "uses a queue file at a time") from None
-            raise
+            raise QueueError(f"cannot use {self.path} as a queue file: {exc}") from None
         self._waiting = int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
         self._oldest_waiting = self._first_queued_at()
 
