@@ -23,11 +23,12 @@ VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 STAMP = VENV / ".vnmeter-installed"
 # A change to any of these re-installs.
-BUILD_INPUTS = ("pyproject.toml",)
+BUILD_INPUTS = ("pyproject.toml", "client/pyproject.toml")
 
 
 def ensure_env() -> None:
-    """Create .venv and install the project with its dev extras when its build inputs changed."""
+    """Create .venv and install the project with its dev extras, and the client library (client/, used by
+    `vnmeter send` and its tests), when their build inputs changed."""
     wanted = hashlib.sha256(b"".join((ROOT / name).read_bytes() for name in BUILD_INPUTS)).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
@@ -35,8 +36,8 @@ def ensure_env() -> None:
         print("dev.py: creating .venv", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    print("dev.py: installing vnmeter and its dependencies into .venv", flush=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    print("dev.py: installing vnmeter, vnmeter-client and their dependencies into .venv", flush=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]", "-e", str(ROOT / "client")], check=True)
     STAMP.write_text(wanted)
 
 

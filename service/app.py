@@ -13,7 +13,7 @@ from queries.store import Store, StoreUnavailable
 from service import errors
 from service.context import build
 from service.limits import RequestLimits
-from service.routes import admin, events, keys, maintenance, metrics, platforms, summaries
+from service.routes import admin, events, keys, maintenance, metrics, platforms, quality, summaries
 from service.scheduler import Scheduler
 from service.settings import Settings
 
@@ -69,6 +69,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     errors.install(app)
     app.add_middleware(RequestLimits)
     for router in (admin.router, maintenance.router, keys.router, platforms.router, events.router, metrics.router,
-                   summaries.router):
+                   summaries.router, quality.router):
         app.include_router(router)
     return app

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import Depends, HTTPException, Request
 
 from queries.apikeys import Principal
+from queries.registry import Platform, Registry
 from queries.store import StoreUnavailable
 from service.context import Services
 from service.ratelimit import retry_after
@@ -48,3 +49,14 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
 any_key = require("admin", "vendor", "analyst")
 admin_only = require("admin")
 vendor_only = require("vendor")
+
+
+def own_platform(platform_id: str, who: Principal, registry: Registry) -> Platform:
+    """The registered platform; 404 when there is none, 403 when a vendor key names another vendor's platform."""
+    platform = registry.platform(platform_id)
+    if platform is None:
+        raise HTTPException(404, f"no platform with id {platform_id[:64]!r}")
+    if who.role == "vendor" and platform.vendor != who.vendor:
+        raise HTTPException(403, f"platform {platform_id[:64]!r} belongs to another vendor; a vendor key may use "
+                                 "only its own platforms")
+    return platform

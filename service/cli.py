@@ -1,4 +1,4 @@
-"""The `vnmeter` command: serve, migrate, platforms import, seal, keys create.
+"""The `vnmeter` command: serve, migrate, platforms import, seal, keys create, summary, demo, send.
 
 Commands that change data open the store directly. With chDB only one process may open the data
 directory; when `vnmeter serve` holds it, those commands go through the running service's HTTP API
@@ -23,7 +23,7 @@ import httpx
 from pydantic import ValidationError
 
 from queries.store import Store, StoreError, StoreLocked
-from service.settings import Settings
+from service.settings import SenderSettings, Settings
 
 SERVICE_FILE = "service.json"
 PLATFORM_COLUMNS = ("platform_id", "name", "vendor", "origin", "category", "kind", "province")
@@ -68,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--users-scale", type=int, default=2000, help="1 demo user stands for this many (default 2000)")
     demo.add_argument("--visits-scale", type=int, default=10000,
                       help="1 demo website visit stands for this many (default 10000)")
+    send = commands.add_parser("send", help="send the events of an NDJSON file to the service (resumable)")
+    send.add_argument("file", type=Path, help="events, one JSON object a line; gzip-compressed or not")
+    send.add_argument("--url", help="the service (default VNMETER_URL, else the `vnmeter serve` of the data directory)")
+    send.add_argument("--key", help="a vendor key (default VNMETER_KEY)")
+    send.add_argument("--queue", type=Path,
+                      help="the queue file (default: one per file content under VNMETER_DATA_DIR/send/)")
+    send.add_argument("--batch-size", type=int, default=1000, help="events per request (default 1000)")
+    send.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -345,9 +353,27 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_send(settings: Settings, args: argparse.Namespace) -> int:
+    from service.send import SendFailed, send_file
+
+    sender = SenderSettings()
+    url = args.url or sender.url or local_service_url(settings)
+    key = args.key or (sender.key.get_secret_value() if sender.key else None)
+    if not url:
+        raise CliError("no service to send to: give --url URL or set VNMETER_URL")
+    if not key:
+        raise CliError("a vendor key is needed: give --key KEY or set VNMETER_KEY")
+    if not args.file.is_file():
+        raise CliError(f"{args.file}: no such file")
+    try:
+        return send_file(url, key, args.file, args.queue, settings.data_dir / "send", args.batch_size, args.progress)
+    except SendFailed as exc:
+        raise CliError(str(exc)) from None
+
+
 HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": cmd_serve, "migrate": cmd_migrate, "platforms": cmd_platforms, "seal": cmd_seal, "keys": cmd_keys,
-    "summary": cmd_summary, "demo": cmd_demo, "verify": cmd_verify, "doctor": cmd_doctor,
+    "summary": cmd_summary, "demo": cmd_demo, "verify": cmd_verify, "doctor": cmd_doctor, "send": cmd_send,
 }
 
 
@@ -374,14 +400,22 @@ def services_for_cli(settings: Settings) -> Iterator[Any]:
         ctx.close()
 
 
+def local_service_url(settings: Settings) -> str | None:
+    """The address of the `vnmeter serve` running on the data directory, if one is."""
+    service_file = settings.data_dir / SERVICE_FILE
+    if not service_file.exists():
+        return None
+    url: str = json.loads(service_file.read_text())["url"]
+    return url
+
+
 @contextmanager
 def running_service(settings: Settings) -> Iterator[httpx.Client]:
     """An admin HTTP client for the `vnmeter serve` that holds the data directory."""
-    service_file = settings.data_dir / SERVICE_FILE
-    if not service_file.exists():
+    url = local_service_url(settings)
+    if url is None:
         raise CliError(f"the data directory {settings.data_dir} is locked by another process that is not a "
                        "running `vnmeter serve`; stop it and retry")
-    url = json.loads(service_file.read_text())["url"]
     if settings.admin_key:
         key = settings.admin_key.get_secret_value()
     else:

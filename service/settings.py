@@ -59,3 +59,12 @@ class Settings(BaseSettings):
     def target(self) -> Target:
         url = self.clickhouse_url.get_secret_value() if self.clickhouse_url else None
         return resolve_target(url, self.data_dir, self.clickhouse_database)
+
+
+class SenderSettings(BaseSettings):
+    """What `vnmeter send` needs from the environment (or .env): where the service is and a vendor key."""
+
+    model_config = SettingsConfigDict(env_prefix="VNMETER_", env_file=".env", extra="ignore")
+
+    url: str | None = Field(None, description="the service's address, such as https://vnmeter.example")
+    key: SecretStr | None = Field(None, description="a vendor key")

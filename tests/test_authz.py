@@ -155,6 +155,12 @@ CASES: list[Case] = [
          fixed(f"/v1/summaries/{PERIOD}/versions"), SUMMARY_READ),
     Case("GET", "/v1/summaries/{period}/versions/{n}", "summary-version", READ,
          fixed(f"/v1/summaries/{PERIOD}/versions/1"), SUMMARY_READ),
+    # data quality and reconciliation (issue 17): every key reads (a vendor only its own rows); a vendor declares
+    # totals for its own platforms only
+    Case("GET", "/v1/quality", "quality", ANY_KEY, fixed(f"/v1/quality?period={PERIOD}")),
+    *[Case("PUT", "/v1/platforms/{platform_id}/declared/{month}", f"declare-for-{p}", frozenset({OWNER[p]}),
+           fixed(f"/v1/platforms/{p}/declared/2022-02"), body=lambda _: {"json": {"events": 1}}) for p in ("pa", "pb")],
+    Case("GET", "/v1/reconciliation", "reconciliation", ANY_KEY, fixed(f"/v1/reconciliation?period={PERIOD}")),
 ]
 
 
@@ -215,7 +221,9 @@ def test_the_table_covers_the_required_endpoints() -> None:
     """Guards against rows being dropped: the issue's endpoints are all in the table."""
     listed = {case.key for case in CASES}
     for method, path in [("POST", "/v1/events"), ("GET", "/v1/platforms/{}/metrics"), ("GET", "/v1/rankings"),
-                         ("GET", "/v1/summaries/{}"), ("POST", "/v1/keys"), ("DELETE", "/v1/keys/{}")]:
+                         ("GET", "/v1/summaries/{}"), ("POST", "/v1/keys"), ("DELETE", "/v1/keys/{}"),
+                         ("GET", "/v1/quality"), ("PUT", "/v1/platforms/{}/declared/{}"),
+                         ("GET", "/v1/reconciliation")]:
         assert (method, path) in listed
 
 

@@ -44,6 +44,7 @@ UNSHARDED_TABLES = {
     "platform_monthly_counts",
     "summaries",
     "summary_runs",
+    "declared_totals",
 }
 DISTRIBUTED_TABLES = {"events", "event_keys", "platform_daily", "platform_monthly", "platform_monthly_dims"}
 SHARDED_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
