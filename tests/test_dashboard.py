@@ -3,9 +3,9 @@ users served by `vnmeter serve`, with no network beyond this machine.
 
 The page's Content-Security-Policy holds in the tests too: they read the page through Playwright's locators
 (`page.wait_for_function` would need 'unsafe-eval'). Each page is checked against the API's own figures,
-formatted here independently of the page (Babel's Vietnamese locale, half-up rounding, the reports' words); the
-headline figures of the Q1/2022 report are written out by hand. A screenshot of every page goes to
-tests/screenshots/.
+formatted by the summaries' own Python formatting (Babel's Vietnamese locale, half-up rounding, the reports'
+words), which the page must match; the headline figures of the Q1/2022 report are written out by hand. A
+screenshot of every page goes to tests/screenshots/.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ import io
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from babel.numbers import format_decimal
 from playwright.sync_api import expect
 
+from service.summaries.text import Words
 from tests.browser import Offline, browser, chromium_or_skip, screenshot  # noqa: F401 - browser is a fixture
 from tests.test_cli import VNMETER, environment, serving
 
@@ -79,26 +78,10 @@ def offline(browser: Any) -> Iterator[Offline]:  # noqa: F811 - the browser fixt
     context.close()
 
 
-# -- expected text, formatted independently of the page -----------------------------------------------------------
-def _decimal(value: float, digits: int) -> str:
-    rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    return format_decimal(rounded, format="#,##0" + ("." + "#" * digits if digits else ""), locale="vi_VN")
-
-
-def count_vi(value: float) -> str:
-    """A count as the reports write it: '74,7 triệu', '30 nghìn', '610.512'."""
-    if value >= 1e9:
-        return f"{_decimal(value / 1e9, 2)} tỷ"
-    if value >= 1e6:
-        return f"{_decimal(value / 1e6, 2)} triệu"
-    if value >= 1e4 and round(value) % 1000 == 0:
-        return f"{_decimal(value / 1e3, 0)} nghìn"
-    return _decimal(value, 0 if value >= 100 else 1)
-
-
-def percent_vi(value: float) -> str:
-    rounded = Decimal(repr(float(value * 100))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return format_decimal(rounded, format="#,##0.00", locale="vi_VN") + "%"
+# -- expected text: the summaries' own formatting (service/summaries/text.py, Babel), not the page's JavaScript ----
+VI = Words("vi")
+count_vi = VI.count  # '74,7 triệu', '30 nghìn', '610.512'
+percent_vi = VI.percent  # '58,84%'
 
 
 def scale(kind: str) -> int:
