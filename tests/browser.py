@@ -71,9 +71,9 @@ class Offline:
         self.context.close()
 
 
-def screenshot(page: object, name: str) -> Path:
-    """Save a full-page screenshot as tests/screenshots/<name>.png (git-ignored) and return its path."""
+def screenshot(page: object, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot as tests/screenshots/<name>.png (git-ignored) and return its path."""
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    page.screenshot(path=str(path), full_page=full_page)  # type: ignore[attr-defined]
     return path

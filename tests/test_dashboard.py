@@ -301,7 +301,7 @@ def test_docs_work_offline_and_authorize_sends_the_key(offline: Offline, service
     redoc.goto(f"{service.url}/redoc")
     redoc.get_by_text("/v1/events", exact=True).first.wait_for()
     assert redoc.locator("h1").first.inner_text().startswith("vnmeter")
-    screenshot(redoc, "redoc")
+    screenshot(redoc, "redoc", full_page=False)
     # ReDoc's bundle asks its CDN for the logo of its "API docs by Redocly" link, and hides it when that fails
     assert offline.blocked == [REDOC_LOGO]
     offline.blocked.clear()
