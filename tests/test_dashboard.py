@@ -167,6 +167,18 @@ def test_overview_shows_the_apis_figures(offline: Offline, service: Service) -> 
     assert [int(row[1]) for row in table(page, "categories")] == list(overview["categories"].values())
     screenshot(page, "overview")
 
+    # the period picker: a month, then a half year, each read again from the API
+    page.select_option("[data-testid=select-period-kind]", "month")
+    page.select_option("[data-testid=select-period-index]", "3")
+    expect(page.locator("[data-testid=period-label]")).to_have_text("2022-03")
+    march = service.get("/v1/overview", period="2022-03", band_edges="50,250")
+    expect(page.locator("[data-testid=value-mau_total]")).to_have_text(count_vi(march["mau_total"] * USERS_SCALE))
+    page.select_option("[data-testid=select-period-kind]", "half")
+    expect(page.locator("[data-testid=period-label]")).to_have_text("2022-H1")
+    half = service.get("/v1/overview", period="2022-H1", band_edges="50,250")
+    expect(page.locator("[data-testid=value-mau_total]")).to_have_text(count_vi(half["mau_total"] * USERS_SCALE))
+    assert march["mau_total"] != half["mau_total"]  # (three months of users over six: half of March's average)
+
 
 def test_rankings_show_the_apis_order_and_values_and_export_them(offline: Offline, service: Service) -> None:
     page = sign_in(offline, service, service.analyst)
@@ -223,6 +235,18 @@ def test_platform_page_shows_figures_trend_and_breakdowns(offline: Offline, serv
                                             count_vi(i["mau_avg"] * USERS_SCALE), percent_vi(i["share"])]
                                            for i in by_os]
     screenshot(page, "platform")
+
+    # Hue-S: its iOS users are too few to publish; the cell says so and the CSV marks it, without a figure
+    open_page(page, service, "platform/hues", "[data-testid=value-mau_avg]")
+    by_os = service.get("/v1/platforms/hues/breakdown", period="2022-Q1", by="os")["items"]
+    assert [(i["key"], i["suppressed"]) for i in by_os] == [("android", False), ("ios", True)]
+    assert table(page, "breakdown-os") == [["Android", count_vi(by_os[0]["mau_avg"] * USERS_SCALE),
+                                            percent_vi(by_os[0]["share"])], ["iOS", "bị ẩn", ""]]
+    exported = exported_csv(page, "breakdown-os")
+    assert [(r["Hệ điều hành"], r["Người dùng hằng tháng (TB)"], r["bị ẩn"]) for r in exported] == \
+        [("android", repr(by_os[0]["mau_avg"] * USERS_SCALE), "false"), ("ios", "", "true")]
+    screenshot(page, "platform-suppressed")
+    open_page(page, service, "platform/zalo", "[data-testid=value-mau_avg]")
 
     page.select_option("[data-testid=select-lang]", "en")
     page.wait_for_selector("html[lang=en]")
