@@ -8,6 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from queries.cache import Cached
 from queries.store import Store
@@ -74,5 +75,18 @@ class ApiKeys:
         self._by_hash.invalidate()
         return True
 
+    def listing(self) -> list[dict[str, Any]]:
+        """Every key's id, role, vendor, creation time and whether it is revoked, oldest first; never a key or
+        its hash."""
+        rows = self.store.rows("SELECT id, toString(role), vendor, created_at, revoked FROM api_keys FINAL "
+                               "ORDER BY created_at, id")
+        return [{"id": key_id, "role": role, "vendor": vendor or None,
+                 "created_at": _utc(created).isoformat(timespec="milliseconds"), "revoked": bool(revoked)}
+                for key_id, role, vendor, created, revoked in rows]
+
     def has_admin(self) -> bool:
         return any(p.role == "admin" for p in self._by_hash.get().values())
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from queries.store import Store, StoreUnavailable
-from service import errors
+from service import dashboard, errors, openapi
 from service.context import build
 from service.limits import RequestLimits
-from service.routes import admin, events, keys, maintenance, metrics, platforms, quality, summaries
+from service.routes import admin, events, keys, maintenance, me, metrics, platforms, quality, summaries
 from service.scheduler import Scheduler
 from service.settings import Settings
 
@@ -64,11 +65,17 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             if app.state.services is not None:
                 app.state.services.close()
 
-    app = FastAPI(title="vnmeter", version="0.1.0", lifespan=lifespan,
-                  description="Platform usage measurement: ingestion of anonymised usage events and metrics.")
+    # /docs and /redoc with their assets from the fastapi-offline package: they work without network
+    app = FastAPIOffline(title="vnmeter", version="0.1.0", lifespan=lifespan,
+                         description="Platform usage measurement: ingestion of anonymised usage events and metrics. "
+                                     "Every endpoint but /health/* takes an API key: `Authorization: Bearer <key>`.",
+                         swagger_ui_parameters={"persistAuthorization": False, "validatorUrl": None})
     errors.install(app)
     app.add_middleware(RequestLimits)
-    for router in (admin.router, maintenance.router, keys.router, platforms.router, events.router, metrics.router,
-                   summaries.router, quality.router):
+    routers = (admin.router, maintenance.router, me.router, keys.router, platforms.router, events.router,
+               metrics.router, summaries.router, quality.router)
+    for router in routers:
         app.include_router(router)
+    openapi.install(app, routers)
+    dashboard.install(app)
     return app

@@ -1,4 +1,5 @@
-"""The `vnmeter` command: serve, migrate, platforms import, seal, keys create, summary, demo, send.
+"""The `vnmeter` command: serve, migrate, platforms import, seal, keys create/list/revoke, summary, demo,
+send, verify, doctor.
 
 Commands that change data open the store directly. With chDB only one process may open the data
 directory; when `vnmeter serve` holds it, those commands go through the running service's HTTP API
@@ -23,9 +24,12 @@ import httpx
 from pydantic import ValidationError
 
 from queries.store import Store, StoreError, StoreLocked
+from service.context import ADMIN_KEY_FILE
 from service.settings import SenderSettings, Settings
 
 SERVICE_FILE = "service.json"
+DEMO_DIR = "var/demo"
+"""Where the messages suggest a demo of its own: inside ./var, which git ignores."""
 PLATFORM_COLUMNS = ("platform_id", "name", "vendor", "origin", "category", "kind", "province")
 
 
@@ -52,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     create = keys_commands.add_parser("create", help="create an API key and print it once")
     create.add_argument("--role", required=True, choices=["admin", "vendor", "analyst"])
     create.add_argument("--vendor")
+    keys_commands.add_parser("list", help="list the keys: id, role, vendor, created, revoked (never a key)")
+    revoke = keys_commands.add_parser("revoke", help="revoke a key by its id (see `vnmeter keys list`)")
+    revoke.add_argument("id")
     summary = commands.add_parser("summary", help="generate a period's summary (a new version) and write its files")
     summary.add_argument("period", nargs="?", help="YYYY-Qn, YYYY-Hn, YYYY or YYYY-MM")
     summary.add_argument("--previous-quarter", action="store_true",
@@ -178,6 +185,10 @@ def cmd_seal(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return keys_list(settings)
+    if args.action == "revoke":
+        return keys_revoke(settings, args.id)
     if (args.role == "vendor") != bool(args.vendor):
         raise CliError("--vendor is required for a vendor key and not allowed otherwise")
     try:
@@ -189,6 +200,47 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
             created = expect(client.post("/v1/keys", json=body), 201)
             key_id, key = created["id"], created["key"]
     print(json.dumps({"id": key_id, "key": key, "role": args.role, "vendor": args.vendor}))
+    return 0
+
+
+KEY_COLUMNS = ("id", "role", "vendor", "created_at", "revoked")
+
+
+def keys_list(settings: Settings) -> int:
+    try:
+        with services_for_cli(settings) as ctx:
+            items = ctx.keys.listing()
+    except StoreLocked:
+        with running_service(settings) as client:
+            items = expect(client.get("/v1/keys"), 200)["items"]
+    rows = [KEY_COLUMNS] + [tuple(_shown(item[c]) for c in KEY_COLUMNS) for item in items]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(KEY_COLUMNS))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def keys_revoke(settings: Settings, key_id: str) -> int:
+    try:
+        with services_for_cli(settings) as ctx:
+            revoked = ctx.keys.revoke(key_id)
+    except StoreLocked:
+        with running_service(settings) as client:
+            response = client.delete(f"/v1/keys/{key_id}")
+            revoked = response.status_code == 204
+            if response.status_code not in {204, 404}:
+                expect(response, 204)
+    if not revoked:
+        raise CliError(f"no active key with id {key_id!r} (`vnmeter keys list` shows the keys)")
+    print(f"vnmeter: revoked key {key_id}")
     return 0
 
 
@@ -341,7 +393,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
             result = run_demo(ctx, args.users_scale, args.visits_scale)
     except StoreLocked:
         raise CliError("`vnmeter serve` holds the data directory; stop it first, or run the demo on a fresh one: "
-                       "VNMETER_DATA_DIR=./vnmeter-demo vnmeter demo") from None
+                       f"VNMETER_DATA_DIR={DEMO_DIR} python3 dev.py vnmeter demo") from None
     except DemoError as exc:
         raise CliError(str(exc)) from None
     print(f"vnmeter demo: summary of {result.version.period} (version {result.version.version}); headline figures "
@@ -350,6 +402,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {line}")
     print(f"vnmeter demo: done in {result.seconds:.0f} s. Open the summary: {result.files['html']}")
     print(f"  also {result.files['xlsx']}, {result.files['md']}, {result.files['json']}")
+    print(f"vnmeter demo: to see it in the dashboard, run `python3 dev.py serve`{_data_dir_prefix(settings)}, open "
+          f"http://127.0.0.1:8000/ and sign in with the admin key in {(settings.data_dir / ADMIN_KEY_FILE).resolve()}")
     return 0
 
 
@@ -369,6 +423,13 @@ def cmd_send(settings: Settings, args: argparse.Namespace) -> int:
         return send_file(url, key, args.file, args.queue, settings.data_dir / "send", args.batch_size, args.progress)
     except SendFailed as exc:
         raise CliError(str(exc)) from None
+
+
+def _data_dir_prefix(settings: Settings) -> str:
+    """How to name the demo's data directory again, when it is not the default one."""
+    if settings.data_dir.resolve() == Path("var").resolve():
+        return ""
+    return f" with VNMETER_DATA_DIR={settings.data_dir}"
 
 
 HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
@@ -419,7 +480,7 @@ def running_service(settings: Settings) -> Iterator[httpx.Client]:
     if settings.admin_key:
         key = settings.admin_key.get_secret_value()
     else:
-        key_file = settings.data_dir / "admin.key"
+        key_file = settings.data_dir / ADMIN_KEY_FILE
         if not key_file.exists():
             raise CliError("the service is running; set VNMETER_ADMIN_KEY so this command can use its API")
         key = key_file.read_text().strip()

@@ -215,7 +215,7 @@ def check_empty(ctx: Services) -> None:
     if events:
         raise DemoError(f"the store already holds {events:,} event{'' if events == 1 else 's'}; the demo only fills "
                         "an empty store. Run it on a fresh data directory, e.g. "
-                        "VNMETER_DATA_DIR=./vnmeter-demo vnmeter demo")
+                        "VNMETER_DATA_DIR=var/demo python3 dev.py vnmeter demo (var/ is git-ignored)")
 
 
 def run_demo(ctx: Services, users_scale: int = USERS_SCALE, visits_scale: int = VISITS_SCALE,

@@ -120,9 +120,14 @@ CASES: list[Case] = [
     Case("GET", "/redoc", "redoc", ALL, fixed("/redoc"), public=True),
     Case("GET", "/health/live", "live", ALL, fixed("/health/live"), public=True),
     Case("GET", "/health/ready", "ready", ALL, fixed("/health/ready"), public=True),
+    Case("GET", "/", "dashboard", ALL, fixed("/"), public=True),  # the page; its figures come from the API
+    # who the key is, what the store holds (the dashboard's sign-in)
+    Case("GET", "/v1/me", "me", ANY_KEY, fixed("/v1/me")),
+    Case("GET", "/v1/dataset", "dataset", ANY_KEY, fixed("/v1/dataset")),
     # keys and admin operations
     Case("POST", "/v1/keys", "create-key", ADMIN_ONLY, fixed("/v1/keys"), frozenset({201}),
          body=lambda _: {"json": {"role": "analyst"}}),
+    Case("GET", "/v1/keys", "list-keys", ADMIN_ONLY, fixed("/v1/keys")),
     Case("DELETE", "/v1/keys/{key_id}", "revoke-key", ADMIN_ONLY, lambda w: f"/v1/keys/{w.new_key_id()}",
          frozenset({204})),
     Case("POST", "/v1/admin/seal", "seal", ADMIN_ONLY, fixed("/v1/admin/seal"),

@@ -1,4 +1,4 @@
-"""POST /v1/keys and DELETE /v1/keys/{id} (admin)."""
+"""POST /v1/keys, GET /v1/keys and DELETE /v1/keys/{id} (admin). A key is shown once, when it is created."""
 
 from __future__ import annotations
 
@@ -33,6 +33,11 @@ class NewKey(BaseModel):
 def create_key(body: NewKey, _: Principal = Depends(admin_only), ctx: Services = Depends(services)) -> dict:
     key_id, key = ctx.keys.create(body.role, body.vendor)
     return {"id": key_id, "key": key, "role": body.role, "vendor": body.vendor}
+
+
+@router.get("/v1/keys")
+def list_keys(_: Principal = Depends(admin_only), ctx: Services = Depends(services)) -> dict:
+    return {"items": ctx.keys.listing()}
 
 
 @router.delete("/v1/keys/{key_id}", status_code=204)

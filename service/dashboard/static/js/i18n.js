@@ -1,0 +1,98 @@
+// Words of the dashboard in Vietnamese and English; figure names as the summaries word them
+// (service/summaries/text.py).
+
+const WORDS = {
+  vi: {
+    app_title: 'vnmeter — Đo lường nền tảng số',
+    sign_in: 'Đăng nhập', sign_out: 'Đăng xuất', key: 'Khóa API',
+    key_help: 'Khóa của nhà phân tích, quản trị hoặc nhà cung cấp. Khóa chỉ được giữ trong phiên làm việc của trình duyệt này và gửi trong tiêu đề Authorization.',
+    signed_in_as: 'Vai trò', role_admin: 'quản trị', role_analyst: 'nhà phân tích', role_vendor: 'nhà cung cấp',
+    overview: 'Tổng quan', rankings: 'Xếp hạng', origin: 'Việt Nam – nước ngoài', platform: 'Nền tảng',
+    summaries: 'Báo cáo', docs: 'Tài liệu API',
+    period: 'Kỳ', month: 'Tháng', quarter: 'Quý', half: 'Nửa năm', year: 'Năm', language: 'Ngôn ngữ',
+    loading: 'Đang tải…', error: 'Lỗi', no_data: 'Không có số liệu trong kỳ này.',
+    export_csv: 'Xuất CSV',
+    demo_banner: 'Dữ liệu minh họa (vnmeter demo): người dùng ×{users}, lượt truy cập website ×{visits}. Các số liệu hiển thị đã được nhân lại theo tỷ lệ này.',
+    platforms_active: 'Nền tảng Việt Nam có người dùng', mau_total: 'Tổng người dùng hằng tháng của nền tảng Việt Nam',
+    share_of_users: 'Tỷ lệ người dùng trên nền tảng Việt Nam', share_of_users_foreign: 'Trên nền tảng nước ngoài',
+    bands: 'Quy mô người dùng hằng tháng', band: 'Quy mô', platforms: 'Số nền tảng',
+    category_mix: 'Nền tảng Việt Nam có từ {min} người dùng hằng tháng theo nhóm', category: 'Nhóm',
+    all: 'Tất cả', metric: 'Chỉ số', kind: 'Loại', rank: 'Hạng', name: 'Nền tảng', value: 'Giá trị',
+    yoy: 'So với cùng kỳ', prev: 'So với kỳ trước', change: 'Thay đổi',
+    vn: 'Việt Nam', foreign: 'Nước ngoài', app: 'Ứng dụng', web: 'Website',
+    top: 'Số nền tảng dẫn đầu', total: 'Tổng', share: 'Tỷ lệ', ratio: 'Gấp (lần)',
+    per_category: 'Việt Nam và nước ngoài theo nhóm', split_chart: 'Tỷ lệ {metric}: Việt Nam và nước ngoài',
+    choose_platform: 'Chọn nền tảng', trend: 'Xu hướng theo tháng', breakdowns: 'Phân tách người dùng',
+    by_province: 'Theo tỉnh/thành', by_country: 'Theo quốc gia', by_os: 'Theo hệ điều hành',
+    suppressed: 'bị ẩn', suppressed_help: 'Ô có quá ít người dùng để công bố (kiểm soát công bố số liệu)',
+    unknown: 'không rõ', figures: 'Số liệu của kỳ', peak_in: 'cao nhất vào {month}',
+    versions: 'Các phiên bản', version: 'Phiên bản', created: 'Thời điểm tạo', trigger: 'Nguồn tạo', created_by: 'Người tạo',
+    changes: 'Thay đổi so với phiên bản trước', no_changes: 'Không có số liệu nào thay đổi so với phiên bản {n}.',
+    first_version: 'Đây là phiên bản đầu tiên của báo cáo kỳ này.', subject: 'Đối tượng', figure: 'Số liệu',
+    before: 'Trước', after: 'Sau', added: 'Nền tảng mới có số liệu', removed: 'Nền tảng không còn số liệu',
+    no_summary: 'Chưa có báo cáo của kỳ này.', create_summary: 'Tạo phiên bản mới', formats: 'Định dạng',
+    open: 'Mở', download: 'Tải về', open_tab: 'Mở trong thẻ mới', close: 'Đóng',
+    forbidden_pages: 'Khóa nhà cung cấp chỉ xem được các nền tảng của mình.',
+    trigger_cli: 'dòng lệnh', trigger_api: 'API', trigger_schedule: 'lịch tự động',
+    month_col: 'Tháng', origin_col: 'Nguồn gốc', province: 'Tỉnh/thành', country: 'Quốc gia', os: 'Hệ điều hành',
+    mau_avg: 'Người dùng hằng tháng (TB)', mau_peak: 'Người dùng hằng tháng (cao nhất)', mau_peak_month: 'Tháng cao nhất',
+    dau_avg: 'Người dùng hằng ngày (TB)', stickiness: 'Mức độ gắn bó (DAU/MAU)',
+    minutes_per_user_day: 'Phút/người/ngày', mb_per_user_month: 'MB/người/tháng', hours_per_user_month: 'Giờ/người/tháng',
+    sessions: 'Lượt truy cập', sessions_per_month: 'Lượt truy cập/tháng', installs: 'Lượt tải',
+    installs_total: 'Lượt tải lũy kế', penetration: 'Tỷ lệ so với người dùng điện thoại thông minh',
+    ratio_vn_to_foreign: 'Việt Nam gấp nước ngoài (lần)',
+    os_android: 'Android', os_ios: 'iOS', os_web: 'Web', os_other: 'Khác',
+  },
+  en: {
+    app_title: 'vnmeter — Digital platform measurement',
+    sign_in: 'Sign in', sign_out: 'Sign out', key: 'API key',
+    key_help: "An analyst, admin or vendor key. It is kept only in this browser tab's session and sent in the Authorization header.",
+    signed_in_as: 'Role', role_admin: 'admin', role_analyst: 'analyst', role_vendor: 'vendor',
+    overview: 'Overview', rankings: 'Rankings', origin: 'Vietnamese vs foreign', platform: 'Platform',
+    summaries: 'Summaries', docs: 'API docs',
+    period: 'Period', month: 'Month', quarter: 'Quarter', half: 'Half year', year: 'Year', language: 'Language',
+    loading: 'Loading…', error: 'Error', no_data: 'No figures in this period.',
+    export_csv: 'Export CSV',
+    demo_banner: 'Demo data (vnmeter demo): users ×{users}, website visits ×{visits}. The figures shown are multiplied back by these scales.',
+    platforms_active: 'Vietnamese platforms with users', mau_total: 'Monthly active users of Vietnamese platforms (sum)',
+    share_of_users: 'Share of users on Vietnamese platforms', share_of_users_foreign: 'On foreign platforms',
+    bands: 'Monthly active users', band: 'Size', platforms: 'Platforms',
+    category_mix: 'Vietnamese platforms with at least {min} monthly users, by category', category: 'Category',
+    all: 'All', metric: 'Metric', kind: 'Kind', rank: 'Rank', name: 'Platform', value: 'Value',
+    yoy: 'Year on year', prev: 'On the previous period', change: 'Change',
+    vn: 'Vietnamese', foreign: 'Foreign', app: 'App', web: 'Website',
+    top: 'Leading platforms', total: 'Total', share: 'Share', ratio: 'Ratio',
+    per_category: 'Vietnamese and foreign by category', split_chart: '{metric}: Vietnamese vs foreign',
+    choose_platform: 'Choose a platform', trend: 'Monthly trend', breakdowns: 'Users broken down',
+    by_province: 'By province', by_country: 'By country', by_os: 'By operating system',
+    suppressed: 'suppressed', suppressed_help: 'Too few users to publish (disclosure control)',
+    unknown: 'unknown', figures: 'Figures of the period', peak_in: 'peak in {month}',
+    versions: 'Versions', version: 'Version', created: 'Created', trigger: 'Made by', created_by: 'Created by',
+    changes: 'Changes since the previous version', no_changes: 'No figure changed since version {n}.',
+    first_version: "This is the first version of this period's summary.", subject: 'Subject', figure: 'Figure',
+    before: 'Before', after: 'After', added: 'Platforms newly with figures', removed: 'Platforms no longer with figures',
+    no_summary: 'No summary of this period yet.', create_summary: 'Make a new version', formats: 'Formats',
+    open: 'Open', download: 'Download', open_tab: 'Open in a new tab', close: 'Close',
+    forbidden_pages: 'A vendor key sees only its own platforms.',
+    trigger_cli: 'command line', trigger_api: 'API', trigger_schedule: 'schedule',
+    month_col: 'Month', origin_col: 'Origin', province: 'Province', country: 'Country', os: 'Operating system',
+    mau_avg: 'Monthly active users (avg)', mau_peak: 'Monthly active users (peak)', mau_peak_month: 'Peak month',
+    dau_avg: 'Daily active users (avg)', stickiness: 'Stickiness (DAU/MAU)',
+    minutes_per_user_day: 'Minutes/user/day', mb_per_user_month: 'MB/user/month', hours_per_user_month: 'Hours/user/month',
+    sessions: 'Visits', sessions_per_month: 'Visits/month', installs: 'Installs',
+    installs_total: 'Installs to date', penetration: "Share of the province's smartphone users",
+    ratio_vn_to_foreign: 'Vietnamese to foreign (times)',
+    os_android: 'Android', os_ios: 'iOS', os_web: 'Web', os_other: 'Other',
+  },
+};
+
+export const LANGS = ['vi', 'en'];
+
+/** The words of `lang`: t('key') or t('key', {name: value}) fills {name}. */
+export function words(lang) {
+  const table = WORDS[lang] || WORDS.vi;
+  return (key, values = {}) => {
+    const text = table[key] ?? WORDS.en[key] ?? key;
+    return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
+  };
+}
