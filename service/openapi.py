@@ -66,8 +66,11 @@ ROUTE_ERRORS: dict[str, dict[int, str]] = {
         413: f"The body is over {MAX_BODY_BYTES} bytes, inflates past the limit for decompressed data, or holds "
              f"more than {MAX_EVENTS_PER_REQUEST} events.",
         415: "Content-Type is not application/json or application/x-ndjson, or Content-Encoding is not gzip.",
+        422: "The data store refused the request's rows as data (a gap in validation): nothing of it was stored.",
     },
     "GET /v1/platforms/{platform_id}/metrics": PLATFORM_ERRORS,
+    "GET /v1/quality": PLATFORM_ERRORS,
+    "PUT /v1/platforms/{platform_id}/declared/{month}": PLATFORM_ERRORS,
     "GET /v1/platforms/{platform_id}/breakdown": PLATFORM_ERRORS,
     "DELETE /v1/keys/{key_id}": {404: "No active key with this id."},
     "GET /v1/summaries/{period}": {404: "No summary of this period yet."},

@@ -28,9 +28,33 @@ NDJSON = ('{"event_id": "6f1c1a52-3c7e-4b0e-9a51-0d2f3f0c1a01", "platform": "zal
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     "GET /health/live": {"response": (200, {JSON: {"status": "live"}})},
-    "GET /health/ready": {"response": (200, {JSON: {"status": "ready"}})},
+    "GET /health/ready": {"response": (200, {JSON: {"status": "ready", "quarantined_inserts": 0}})},
     "POST /v1/admin/seal": {"request": {JSON: {"before": "2021-01"}},
                             "response": (200, {JSON: {"sealed_before": "2021-01", "destroyed_months": ["2020-12"]}})},
+    "POST /v1/admin/verify": {"request": {JSON: {"period": "2022-Q1", "repair": False}},
+                              "response": (200, {JSON: {"period": "2022-Q1", "differences": [], "repaired": []}})},
+    "GET /v1/admin/doctor": {"response": (200, {JSON: {"store": "chdb:/srv/vnmeter/var/clickhouse (database vnmeter)",
+                                                       "schema_version": 13, "journal_pending": 0,
+                                                       "quarantined": []}})},
+    "GET /v1/quality": {"parameters": {"period": "2022-03"}, "response": (200, {JSON: {
+        "period": "2022-03", "sealed_before": None, "months": [{"month": "2022-03", "sealed": False}],
+        "items": [{"vendor": "vng", "platform": "zalo", "day": "2022-03-15", "received": 2, "accepted": 1,
+                   "duplicates": 0, "rejected": 1, "rejected_by_reason": {"invalid_field": 1},
+                   "lateness": {"lt_1h": 1, "lt_1d": 0, "lt_7d": 0, "older": 0}}],
+        "totals": [{"vendor": "vng", "platform": "zalo", "received": 2, "accepted": 1, "duplicates": 0,
+                    "rejected": 1, "rejected_by_reason": {"invalid_field": 1},
+                    "lateness": {"lt_1h": 1, "lt_1d": 0, "lt_7d": 0, "older": 0}}]}})},
+    "PUT /v1/platforms/{platform_id}/declared/{month}": {
+        "parameters": {"platform_id": "zalo", "month": "2022-03"}, "request": {JSON: {"events": 2, "users": 1}},
+        "response": (200, {JSON: {"platform": "zalo", "month": "2022-03", "events": 2, "users": 1,
+                                  "declared_by": "key_02a738992a197570", "declared_at": "2022-04-05T03:00:00.000Z"}})},
+    "GET /v1/reconciliation": {"parameters": {"period": "2022-Q1"}, "response": (200, {JSON: {
+        "period": "2022-Q1", "items": [{
+            "platform": "zalo", "vendor": "vng", "month": "2022-03", "declared_by": "key_02a738992a197570",
+            "declared_at": "2022-04-05T03:00:00.000Z",
+            "events": {"declared": 2, "received": 2, "accepted": 1, "duplicates": 0, "rejected": 1, "difference": 0,
+                       "share": 0.0, "accepted_difference": -1, "accepted_share": -0.5},
+            "users": {"declared": 1, "measured_mau": 1, "difference": 0, "share": 0.0}}]}})},
     "GET /v1/me": {"response": (200, {JSON: {"key_id": KEY_ID, "role": "analyst", "vendor": None}})},
     "GET /v1/dataset": {"response": (200, {JSON: {"demo_scale": {"users": 2000, "visits": 10000},
                                                   "months": ["2021-01", "2021-02", "2021-03", "2022-01", "2022-02",
