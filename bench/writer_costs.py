@@ -1,21 +1,10 @@
 """What the writer's ClickHouse steps cost, each on its own, on a fresh chDB directory with the real schema.
 
-    python bench/writer_costs.py lookup [--stored 1000000] [--ids 32000]
-    python bench/writer_costs.py lookup-layouts [--stored 1000000] [--ids 32000]
     python bench/writer_costs.py lookup-sizes [--stored 1000000] [--sizes 32000,65000,70000]
     python bench/writer_costs.py seen-fill [--stored 1000000]
     python bench/writer_costs.py insert [--rows 800000] [--groups 8000,32000,100000]
     python bench/writer_costs.py part
     python bench/writer_costs.py writer [--rows 600000] [--threads 64] [--max-rows 50000] [--stored 0] [--no-filter]
-
-`lookup`: one dedup lookup of a group's ids against `event_keys`: the ids bound as an `Array(UInt128)`
-literal (what the writer does; new ids each time, then the same ids five times), the cost of parsing
-that literal alone, and the alternative that sends the ids as a binary table instead (a temporary table
-of ids), with the same ids. Run it with several --stored sizes.
-
-`lookup-layouts`: the same lookup of new ids against the dedup index before migration 0007 (`event_ids`:
-ORDER BY (platform, id128), granules of 256 rows in 64 KB LZ4 blocks) and after it (`event_keys`: ORDER
-BY id128, granules of 128 rows in 2-4 KB uncompressed blocks), both holding the same --stored ids.
 
 `lookup-sizes`: one lookup (the writer's SQL) of each number of ids, with a 20 s limit: where the engine
 stops keeping the IN list as a set (the reason for the writer's LOOKUP_MAX_IDS).
@@ -41,6 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -50,22 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ingest_bench import PLATFORMS, fill_event_keys, own_cpu_s  # noqa: E402 - bench/ is this script's own directory
 
-from ingest.fastpath import StoredRow  # noqa: E402
+from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, StoredRow, stored_line  # noqa: E402
 from ingest.seen import SeenFilter  # noqa: E402
-from ingest.write import GROUP_MAX_ROWS, INGEST_COLUMNS, INGEST_FORMAT, STORED_IDS_SQL, StoredEvent, Writer  # noqa: E402
+from ingest.write import GROUP_MAX_ROWS, STORED_IDS_SQL, Writer  # noqa: E402
 from queries.migrate import migrate  # noqa: E402
 from queries.store import IntArray, Store, open_store  # noqa: E402
-
-
-class BoundText:
-    """A parameter value sent as written (the writer's former `IntArray`): the server parses it as the
-    declared type, here Array(UInt128)."""
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def __str__(self) -> str:
-        return self.text
 
 
 def timed(label: str, run: Callable[[], Any], repeat: int, per: int, unit: str) -> None:
@@ -93,59 +72,8 @@ def new_ids(rng: random.Random, count: int) -> IntArray:
     return IntArray(new_id_values(rng, count))
 
 
-# The dedup index before migration 0007, as 0002 created it, and the lookup the writer sent to it.
-EVENT_IDS_0002 = ("CREATE TABLE event_ids_0002 (platform LowCardinality(String), id128 UInt128) ENGINE = MergeTree "
-                  "ORDER BY (platform, id128) SETTINGS index_granularity = 256")
-LOOKUP_0002 = ("SELECT platform, id128 FROM event_ids_0002 "
-               "WHERE platform IN {platforms:Array(String)} AND id128 IN {ids:Array(UInt128)}")
+MONTH = date(2022, 1, 1)  # the quality counts' month of the generated rows (not inserted: no tallies here)
 NO_CONDITION_CACHE = {"use_query_condition_cache": 0}
-
-
-def lookup_layouts(store: Store, stored: int, ids: int) -> None:
-    store.command(EVENT_IDS_0002)
-    fill_event_keys(store, stored)
-    store.command("INSERT INTO event_ids_0002 SELECT platform, id128 FROM event_keys")
-    store.command("OPTIMIZE TABLE event_ids_0002 FINAL")
-    rng = random.Random(5)
-    print(f"one lookup of {ids:,} new ids against {stored:,} stored ids, mean of 5 after one unmeasured:")
-    for label, table, sql, params in [
-        ("event_ids (0002): (platform, id128), 256 LZ4", "event_ids_0002", LOOKUP_0002, {"platforms": PLATFORMS}),
-        ("event_keys (0007): id128, 128 uncompressed", "event_keys", STORED_IDS_SQL, {}),
-    ]:
-        store.query(sql, {**params, "ids": new_ids(rng, ids)}, settings=NO_CONDITION_CACHE)
-        batches = iter([new_ids(rng, ids) for _ in range(5)])
-        timed(label, lambda sql=sql, params=params, batches=batches: store.query(
-            sql, {**params, "ids": next(batches)}, settings=NO_CONDITION_CACHE), 5, ids, "id")
-        (index_mb, marks, disk_mb), = store.rows(
-            "SELECT sum(primary_key_bytes_in_memory) / 1e6, sum(marks), sum(bytes_on_disk) / 1e6 FROM system.parts "
-            "WHERE database = {db:String} AND table = {t:String} AND active", {"db": store.database, "t": table})
-        print(f"{'':<44} {marks:,} granules, {disk_mb:,.0f} MB on disk, primary index {index_mb:.1f} MB in memory")
-
-
-def lookup(store: Store, stored: int, ids: int) -> None:
-    fill_event_keys(store, stored)
-    rng = random.Random(3)
-    keys = [(rng.choice(PLATFORMS), value) for value in new_id_values(rng, ids)]
-    literal = BoundText("[" + ",".join(str(value) for _, value in keys) + "]")
-    client = store.client
-    client.command("CREATE TEMPORARY TABLE ids (id128 UInt128) ENGINE = Memory")
-
-    def binary_ids() -> list[tuple[Any, ...]]:
-        client.command("TRUNCATE TABLE ids")
-        client.raw_insert("ids", ["id128"], insert_block=b"".join(v.to_bytes(16, "little") for _, v in keys),
-                          fmt="RowBinary")
-        return store.rows("SELECT platform, id128 FROM event_keys WHERE id128 IN (SELECT id128 FROM ids)")
-
-    fresh = iter([new_ids(rng, ids) for _ in range(5)])
-    print(f"{ids:,} ids (none stored) against {stored:,} stored ids, mean of 5:")
-    # ClickHouse caches which granules a condition selected (the query condition cache): repeating the same
-    # ids measures the cache; the writer looks up new ids every time
-    timed("bound Array(UInt128), new ids each time", lambda: store.rows(STORED_IDS_SQL, {"ids": next(fresh)}),
-          5, ids, "id")
-    timed("the same ids again (condition cache)", lambda: store.rows(STORED_IDS_SQL, {"ids": literal}), 5, ids, "id")
-    timed("  of which parsing the literal", lambda: store.rows(
-        "SELECT length({ids:Array(UInt128)})", {"ids": literal}), 5, ids, "id")
-    timed("binary table of ids, IN (SELECT ...)", binary_ids, 5, ids, "id")
 
 
 def seen_fill(store: Store, stored: int) -> None:
@@ -154,14 +82,14 @@ def seen_fill(store: Store, stored: int) -> None:
     began, cpu_began = time.perf_counter(), own_cpu_s()
     seen = SeenFilter.load(store)
     wall, cpu = time.perf_counter() - began, own_cpu_s() - cpu_began
-    assert seen is not None, "ingest/_seen.c is not built"
+    assert seen is not None
     rng = random.Random(6)
-    probe = {(rng.choice(PLATFORMS), str(value)) for value in new_id_values(rng, 100_000)}
+    probe = {(rng.choice(PLATFORMS), value) for value in new_id_values(rng, 100_000)}
     began = time.perf_counter()
     passed = len(seen.may_hold(probe))
     check = time.perf_counter() - began
     print(f"stored-id filter of {stored:,} stored ids: filled in {wall:.1f} s ({cpu:.1f} s CPU), "
-          f"{len(seen.bitmap) / 1e6:,.1f} MB for {seen.capacity:,} pairs; 100,000 new ids: {passed:,} passed "
+          f"{seen.bloom.size_in_bits / 8e6:,.1f} MB for {seen.capacity:,} ids; 100,000 new ids: {passed:,} passed "
           f"({passed / 1000:.2f}%), checked in {check * 1e3:.1f} ms ({check / 100_000 * 1e9:.0f} ns per id)")
 
 
@@ -240,9 +168,11 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
     for _ in range(rows):
         event_id = uuid.UUID(int=rng.getrandbits(128), version=4)
         ts_ms = 1_640_995_200_000 + rng.randrange(90 * 86_400) * 1000
-        events.append(StoredEvent(rng.choice(PLATFORMS), str(event_id), event_id.int, f"{rng.getrandbits(128):032x}",
-                                  "session", ts_ms, (ts_ms // 1000 + 7 * 3600) // 86_400, rng.randrange(3600),
-                                  rng.randrange(10**8), "VN", "", "android").row())
+        day = (ts_ms // 1000 + 7 * 3600) // 86_400
+        platform = rng.choice(PLATFORMS)
+        events.append((platform, event_id.int, stored_line(
+            platform, event_id, f"{rng.getrandbits(128):032x}", "session", ts_ms, day, rng.randrange(3600),
+            rng.randrange(10**8), "VN", "", "android"), MONTH, "lt_1h"))
     requests = [events[i:i + 1000] for i in range(0, rows, 1000)]
     counting = CountingWriter(store, max_rows=max_rows)
     if use_filter:  # as the service does on the embedded engine
@@ -270,8 +200,7 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["lookup", "lookup-layouts", "lookup-sizes", "seen-fill", "insert", "part",
-                                         "writer"])
+    parser.add_argument("what", choices=["lookup-sizes", "seen-fill", "insert", "part", "writer"])
     parser.add_argument("--sizes", default="32000,50000,65000,70000,100000")
     parser.add_argument("--stored", type=int, help="ids stored before it runs (lookups: 1,000,000; writer: 0)")
     parser.add_argument("--ids", type=int, default=32_000)
@@ -288,11 +217,7 @@ def main() -> None:
             return
         store = fresh_store(work)
         stored = args.stored if args.stored is not None else (0 if args.what == "writer" else 1_000_000)
-        if args.what == "lookup":
-            lookup(store, stored, args.ids)
-        elif args.what == "lookup-layouts":
-            lookup_layouts(store, stored, args.ids)
-        elif args.what == "seen-fill":
+        if args.what == "seen-fill":
             seen_fill(store, stored)
         elif args.what == "lookup-sizes":
             lookup_sizes(store, stored, [int(size) for size in args.sizes.split(",")])

@@ -2,7 +2,7 @@
 the same batch again (exponential backoff with full jitter, at least the server's `Retry-After`).
 
 Written here rather than taken from tenacity, backoff or stamina: the package depends on httpx alone, and the
-rule is a table and one formula (docs/decisions/0001-client-backoff.md).
+rule is a table and one formula (docs/decisions/0010-client-backoff.md).
 """
 
 from __future__ import annotations
