@@ -132,6 +132,9 @@ CASES: list[Case] = [
          frozenset({204})),
     Case("POST", "/v1/admin/seal", "seal", ADMIN_ONLY, fixed("/v1/admin/seal"),
          body=lambda _: {"json": {"before": "2000-01"}}),
+    Case("POST", "/v1/admin/verify", "verify", ADMIN_ONLY, fixed("/v1/admin/verify"),
+         body=lambda _: {"json": {"period": "2022-Q1"}}),
+    Case("GET", "/v1/admin/doctor", "doctor", ADMIN_ONLY, fixed("/v1/admin/doctor")),
     # registry
     Case("PUT", "/v1/platforms/{platform_id}", "put-platform", ADMIN_ONLY, fixed("/v1/platforms/pc"),
          body=lambda _: {"json": platform_body("vc", name="Platform C")}),
