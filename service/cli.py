@@ -149,6 +149,7 @@ def cmd_platforms(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_seal(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.seal import seal
     from ingest.vntime import parse_month
 
     try:
@@ -157,12 +158,19 @@ def cmd_seal(settings: Settings, args: argparse.Namespace) -> int:
         raise CliError(f"--before: {exc}") from None
     try:
         with services_for_cli(settings) as ctx:
-            months = [f"{m:%Y-%m}" for m in ctx.pseudonym_keys.seal(before)]
+            sealed = seal(ctx.store, before).as_dict()
     except StoreLocked:
         with running_service(settings) as client:
-            months = expect(client.post("/v1/admin/seal", json={"before": args.before}), 200)["destroyed_months"]
-    print(f"vnmeter: months before {before:%Y-%m} are sealed; destroyed keys of: {', '.join(months) or 'none'}")
+            sealed = expect(client.post("/v1/admin/seal", json={"before": args.before}), 200)
+    print(seal_message(sealed))
     return 0
+
+
+def seal_message(sealed: dict[str, Any]) -> str:
+    months = ", ".join(sealed["destroyed_months"]) or "none"
+    earlier = (f" (asked for {sealed['requested']}; months before {sealed['sealed_before']} were sealed already)"
+               if sealed["requested"] != sealed["sealed_before"] else "")
+    return f"vnmeter: months before {sealed['sealed_before']} are sealed{earlier}; destroyed keys of: {months}"
 
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:

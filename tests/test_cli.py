@@ -174,6 +174,11 @@ def test_serve_import_and_seal_with_the_service_running_and_stopped(tmp_path: Pa
     sealed = vnmeter("seal", "--before", "2022-03", env=env, cwd=tmp_path)
     assert sealed.returncode == 0, sealed.stderr
     assert sealed.stdout.strip().endswith("vnmeter: months before 2022-03 are sealed; destroyed keys of: 2022-02")
+    earlier = vnmeter("seal", "--before", "2022-01", env=env, cwd=tmp_path)
+    assert earlier.returncode == 0, earlier.stderr
+    assert earlier.stdout.strip().endswith(
+        "vnmeter: months before 2022-03 are sealed (asked for 2022-01; months before 2022-03 were sealed already); "
+        "destroyed keys of: none")
 
     with serving(env, tmp_path, tmp_path / "serve-2.log") as url:
         assert "created the first admin key" not in (tmp_path / "serve-2.log").read_text()
