@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from queries.store import Store, StoreError, StoreLocked
+from queries.store import Store, StoreError, StoreLocked, private_directory
+from service.context import AdminKeyFileExists
 from service.settings import Settings
 
 SERVICE_FILE = "service.json"
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--visits-scale", type=int, default=10000,
                       help="1 demo website visit stands for this many (default 10000)")
     args = parser.parse_args(argv)
+    # The data directory holds the pseudonym keys (chDB), the admin key and the summaries: whatever vnmeter or
+    # chDB creates there is for this user only (directories 0700, files 0600).
+    os.umask(0o077)
     try:
         settings = Settings()
         handler: Callable[[Settings, argparse.Namespace], int] = HANDLERS[args.command]
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         problems = "; ".join(f"VNMETER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         print(f"vnmeter: invalid settings: {problems}", file=sys.stderr)
-    except (CliError, StoreError) as exc:
+    except (CliError, StoreError, AdminKeyFileExists) as exc:
         print(f"vnmeter: {exc}", file=sys.stderr)
     return 1
 
@@ -91,8 +95,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     # chDB: take the directory now, so that a second process stops here with a clear message.
     store = Store(settings.target) if settings.target.is_embedded else None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    service_file = settings.data_dir / SERVICE_FILE
+    service_file = private_directory(settings.data_dir) / SERVICE_FILE
     host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104 - reaching it locally
     service_file.write_text(json.dumps({"url": f"http://{host}:{args.port}", "pid": os.getpid()}))
     where = store.describe() if store else settings.target.dsn.split("@")[-1]
@@ -256,7 +259,7 @@ def summary_through_service(settings: Settings, period: str, args: argparse.Name
             if response.status_code != 200:
                 raise CliError(f"GET {path}?format={fmt} answered {response.status_code}: {response.text[:300]}")
             target = settings.data_dir / "summaries" / period / f"v{number}.{fmt}"
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_directory(target.parent)
             target.write_bytes(response.content)
             files[fmt] = target.resolve()
         output = None

@@ -14,7 +14,7 @@ from ingest.write import Writer
 from queries.apikeys import ApiKeys
 from queries.migrate import migrate
 from queries.registry import Registry
-from queries.store import Store
+from queries.store import Store, private_directory
 from service.ratelimit import RateLimiter
 from service.settings import Settings
 
@@ -60,14 +60,29 @@ def build(settings: Settings, store: Store) -> Services:
     return services
 
 
+class AdminKeyFileExists(Exception):
+    """The first admin key's file is already there (or something is planted in its place): never overwritten."""
+
+
 def bootstrap_admin_key(keys: ApiKeys, data_dir: Path) -> Path:
-    """Create the first admin key and write it to a file only its owner can read."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = (data_dir / ADMIN_KEY_FILE).resolve()
-    _, key = keys.create("admin", None)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Create the first admin key and write it to a new file only its owner can read.
+
+    The file is created with O_EXCL | O_NOFOLLOW, so an existing file or a symlink planted in its place is
+    neither overwritten nor followed: start-up stops with a message instead, before any key is created."""
+    path = private_directory(data_dir).resolve() / ADMIN_KEY_FILE  # the directory resolved, never the file
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        raise AdminKeyFileExists(
+            f"{path} already exists, but the database has no admin key: it belongs to another database or was "
+            "put there by someone else. Move it away and start again to create a new admin key, or set "
+            "VNMETER_ADMIN_KEY") from None
     with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    os.chmod(path, 0o600)
+        try:
+            _, key = keys.create("admin", None)
+            handle.write(key + "\n")
+        except BaseException:
+            path.unlink(missing_ok=True)  # no half-made key file: the next start tries again
+            raise
     print(f"vnmeter: created the first admin key; it is in {path} (readable only by you)", flush=True)
     return path

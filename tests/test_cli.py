@@ -67,13 +67,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str], cwd: Path, log: Path) -> Iterator[str]:
-    """`vnmeter serve` in the background until it answers /health/live; killed on exit whatever happens."""
+def serving(env: dict[str, str], cwd: Path, log: Path, umask: int = -1) -> Iterator[str]:
+    """`vnmeter serve` in the background until it answers /health/live; killed on exit whatever happens.
+    `umask` is the one it starts with (-1: this process's)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log.open("w") as output:
         process = subprocess.Popen([VNMETER, "serve", "--port", str(port)], env=env, cwd=cwd, stdout=output,
-                                   stderr=subprocess.STDOUT)
+                                   stderr=subprocess.STDOUT, umask=umask)
     try:
         deadline = time.monotonic() + 60
         while True:
