@@ -15,6 +15,7 @@ from queries.apikeys import ApiKeys
 from queries.migrate import migrate
 from queries.registry import Registry
 from queries.store import Store, private_directory
+from service.admission import IngestAdmission
 from service.ratelimit import RateLimiter
 from service.settings import Settings
 
@@ -32,6 +33,7 @@ class Services:
     writer: Writer
     ingestor: Ingestor
     limiter: RateLimiter
+    admission: IngestAdmission
 
     def close(self) -> None:
         self.writer.close()
@@ -54,7 +56,8 @@ def build(settings: Settings, store: Store) -> Services:
     writer.use_filter(SeenFilter.load(store))  # after the replay: it reads what is stored
     services = Services(settings, store, keys, registry, pseudonym_keys, writer,
                         Ingestor(registry, pseudonym_keys, writer, settings.zone, fast_path=settings.fast_path),
-                        RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))
+                        RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst),
+                        IngestAdmission.for_memory(settings.ingest_memory_mb * 1024 * 1024))
     if env_admin is None and not keys.has_admin():
         bootstrap_admin_key(keys, settings.data_dir)
     return services
