@@ -54,8 +54,8 @@ def padded(number: int, size: int = LINE) -> bytes:
     return text[:-1] + b" " * (size - len(text)) + b"}"
 
 
-def lines(make: Callable[[int], bytes]) -> bytes:
-    return b"".join(make(n) + b"\n" for n in range(MAX_EVENTS_PER_REQUEST))
+def lines(make: Callable[[int], bytes], first: int) -> bytes:
+    return b"".join(make(first + n) + b"\n" for n in range(MAX_EVENTS_PER_REQUEST))
 
 
 def empty_lists(_: int) -> bytes:
@@ -63,16 +63,17 @@ def empty_lists(_: int) -> bytes:
     return body + b" " * (LINE - len(body) - 1) + b"]"
 
 
-SHAPES: dict[str, tuple[str, Callable[[], bytes]]] = {
-    "padded-ndjson": ("application/x-ndjson", lambda: lines(padded)),
-    "plain-ndjson": ("application/x-ndjson", lambda: lines(lambda n: json.dumps(event(n)).encode())),
-    "junk-lines": ("application/x-ndjson", lambda: lines(lambda _: b"x" * LINE)),
-    "lists-in-lines": ("application/x-ndjson", lambda: lines(empty_lists)),
-    "padded-json-array": ("application/json", lambda: b"[" + b",".join(
-        padded(n, LINE - 1) for n in range(MAX_EVENTS_PER_REQUEST)) + b"]"),
-    "lists-json-array": ("application/json", lambda: b"[" + b"[]," * 1_999_999 + b"[]]"),
-    "one-long-line": ("application/x-ndjson", lambda: json.dumps(
-        {**event(0), "user": "ệ" * ((MAX_DECOMPRESSED_BYTES - 400) // 3)}, ensure_ascii=False).encode()),
+SHAPES: dict[str, tuple[str, Callable[[int], bytes]]] = {
+    # (content type, the inflated body given the number of its first event; event ids follow from the numbers)
+    "padded-ndjson": ("application/x-ndjson", lambda first: lines(padded, first)),
+    "plain-ndjson": ("application/x-ndjson", lambda first: lines(lambda n: json.dumps(event(n)).encode(), first)),
+    "junk-lines": ("application/x-ndjson", lambda first: lines(lambda _: b"x" * LINE, first)),
+    "lists-in-lines": ("application/x-ndjson", lambda first: lines(empty_lists, first)),
+    "padded-json-array": ("application/json", lambda first: b"[" + b",".join(
+        padded(first + n, LINE - 1) for n in range(MAX_EVENTS_PER_REQUEST)) + b"]"),
+    "lists-json-array": ("application/json", lambda _: b"[" + b"[]," * 1_999_999 + b"[]]"),
+    "one-long-line": ("application/x-ndjson", lambda first: json.dumps(
+        {**event(first), "user": "ệ" * ((MAX_DECOMPRESSED_BYTES - 400) // 3)}, ensure_ascii=False).encode()),
 }
 
 
@@ -126,7 +127,7 @@ def measure(shape: str, traced: bool) -> dict[str, Any]:
     writer.kept.clear()
 
     content_type, build = SHAPES[shape]
-    inflated = build()
+    inflated = build(0)
     body = gzip.compress(inflated, compresslevel=9)
     sizes = {"inflated": len(inflated), "gzip": len(body)}
     del inflated

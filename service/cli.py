@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--health-port", type=int, help="also serve /health/live and /health/ready (only) on this "
-                       "port, with its own connection cap: probes are answered while the API port is full")
+    serve.add_argument("--health-port", type=int, help="also answer /health/live and /health/ready (only) on this "
+                       "port, from a process of its own: in milliseconds, however busy or full the API port is")
     migrate = commands.add_parser("migrate", help="create or update the schema")
     migrate.add_argument("--cluster", help="apply the cluster variant ON CLUSTER this name")
     platforms = commands.add_parser("platforms", help="platform registry")
@@ -92,6 +92,7 @@ GC_THRESHOLDS = (50_000, 20, 20)
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from service.app import create_app
+    from service.health import HealthProcess
     from service.server import ServerLimits, serve
 
     # chDB: take the directory now, so that a second process stops here with a clear message.
@@ -100,15 +101,20 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104 - reaching it locally
     service_file.write_text(json.dumps({"url": f"http://{host}:{args.port}", "pid": os.getpid()}))
     where = store.describe() if store else settings.target.dsn.split("@")[-1]
-    health = f" (health probes also on port {args.health_port})" if args.health_port else ""
-    print(f"vnmeter: serving on http://{args.host}:{args.port}{health} with data in {where}", flush=True)
+    health = HealthProcess(args.host, args.health_port) if args.health_port else None
+    also = f" (health probes also on port {args.health_port})" if health else ""
+    print(f"vnmeter: serving on http://{args.host}:{args.port}{also} with data in {where}", flush=True)
     app = create_app(settings, store)
+    tick = health.heartbeat(lambda: app.state.services is not None and app.state.services.store.ping()) \
+        if health else None
     gc.freeze()  # what start-up created is never garbage: keep it out of every collection
     gc.set_threshold(*GC_THRESHOLDS)
     try:
-        serve(app, args.host, args.port, args.health_port, ServerLimits(settings.max_connections))
+        serve(app, args.host, args.port, ServerLimits(settings.max_connections), tick)
     finally:
         service_file.unlink(missing_ok=True)
+        if health:
+            health.stop()
     return 0
 
 

@@ -9,12 +9,11 @@ connections are never counted, and `h11_max_incomplete_event_size` applies to th
 - `max_head_bytes`: a head longer than this is answered 431 and the connection closed;
 - `head_timeout_s`: the whole head must arrive within this time of the connection's start (or of the first
   byte of a later request on it); otherwise 408 (nothing when no byte came) and the connection is closed;
-- a cap on open connections per listener: a connection over it is answered 503 with `Retry-After` and closed
-  at once, so it frees its file descriptor.
+- a cap on open connections: a connection over it is answered 503 with `Retry-After` and closed at once, so
+  it frees its file descriptor.
 
-A second listener (`--health-port`) serves only /health/live and /health/ready, with a cap of its own: the
-probes of Kubernetes or docker compose are answered while the API port is full of connections. The body's
-size and time limits are the application's (`service.limits.RequestLimits`).
+The health probes have a listener in a process of their own (`service.health`), which the cap and the load of
+this one cannot reach. The body's size and time limits are the application's (`service.limits.RequestLimits`).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import logging
 import resource
 import socket
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
@@ -42,29 +41,19 @@ HEALTH_CONNECTIONS = 32
 """Connections the health listener keeps open at once (probes open one at a time)."""
 RESERVED_FILES = 1024
 """File descriptors kept for everything but client connections: chDB's data parts, the journal, logs."""
-HEALTH_PATHS = frozenset({"/health/live", "/health/ready"})
 RETRY_AFTER_S = 1
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
-
-
-@dataclass
-class Listener:
-    """One listening port: how many connections it may hold, how many it holds, and what it serves."""
-
-    cap: int
-    health_only: bool = False
-    open: int = 0
+Tick = Callable[[int], Awaitable[None]]
 
 
 @dataclass
 class ServerLimits:
     max_connections: int
-    health_connections: int = HEALTH_CONNECTIONS
     head_timeout_s: float = HEAD_TIMEOUT_S
     max_head_bytes: int = MAX_HEAD_BYTES
-    listeners: dict[int, Listener] = field(default_factory=dict)
+    open: int = 0
 
 
 def answer(status: int, message: str, *extra: tuple[str, str]) -> bytes:
@@ -73,21 +62,6 @@ def answer(status: int, message: str, *extra: tuple[str, str]) -> bytes:
     lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}", "content-type: application/json",
              f"content-length: {len(body)}", "connection: close", *(f"{name}: {value}" for name, value in extra)]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-def health_only(app: ASGIApp) -> ASGIApp:
-    """`app` for the health probes only; every other path answers 404."""
-    refusal = orjson.dumps({"error": f"this port serves only {' and '.join(sorted(HEALTH_PATHS))}"})
-
-    async def probes(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in HEALTH_PATHS:
-            await app(scope, receive, send)
-            return
-        await send({"type": "http.response.start", "status": 404,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(refusal))]})
-        await send({"type": "http.response.body", "body": refusal})
-
-    return probes
 
 
 class LimitedHttp(HttpToolsProtocol):
@@ -100,22 +74,16 @@ class LimitedHttp(HttpToolsProtocol):
         self._head_bytes = 0
         self._awaiting_head = True
         self._head_timer: asyncio.TimerHandle | None = None
-        sockname = transport.get_extra_info("sockname")
-        port = sockname[1] if isinstance(sockname, tuple) else -1
-        # a socket these limits were not told of (a test's) gets the API port's cap
-        self._listener = self.limits.listeners.setdefault(port, Listener(self.limits.max_connections))
-        self._listener.open += 1
-        if self._listener.open > self._listener.cap:
-            self._refuse(503, f"the server holds its maximum of {self._listener.cap} connections; retry shortly",
-                         ("retry-after", str(RETRY_AFTER_S)))
+        self.limits.open += 1
+        if self.limits.open > self.limits.max_connections:
+            self._refuse(503, f"the server holds its maximum of {self.limits.max_connections} connections; retry "
+                              "shortly", ("retry-after", str(RETRY_AFTER_S)))
             return
-        if self._listener.health_only:
-            self.app = health_only(self.app)
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
-        self._listener.open -= 1
+        self.limits.open -= 1
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -176,32 +144,41 @@ def fit_to_open_files(limits: ServerLimits) -> None:
     """Raise this process's open-file limit as far as allowed, and lower the caps if they still cannot fit in it
     (then the server could run out of descriptors, and stop accepting, before its cap refuses anyone)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    needed = limits.max_connections + limits.health_connections + RESERVED_FILES
+    needed = limits.max_connections + RESERVED_FILES
     if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
     if soft != resource.RLIM_INFINITY and soft < needed:
-        fitting = max(16, soft - limits.health_connections - RESERVED_FILES)
+        fitting = max(16, soft - RESERVED_FILES)
         log.warning("VNMETER_MAX_CONNECTIONS=%d needs %d open files but this process may open %d (ulimit -n): "
                     "serving at most %d connections", limits.max_connections, needed, soft, fitting)
         limits.max_connections = fitting
 
 
-def build(app: ASGIApp, host: str, port: int, health_port: int | None, limits: ServerLimits,
-          **config: Any) -> tuple[uvicorn.Server, list[socket.socket]]:
-    """A uvicorn server for `app` with `limits`, and its listening sockets (the API port first)."""
-    sockets = [listen(host, port)]
-    limits.listeners[sockets[0].getsockname()[1]] = Listener(limits.max_connections)
-    if health_port is not None:
-        sockets.append(listen(host, health_port))
-        limits.listeners[sockets[1].getsockname()[1]] = Listener(limits.health_connections, health_only=True)
+class TickingServer(uvicorn.Server):
+    """A uvicorn server that also calls `tick` on its every tick (every 100 ms, on its event loop)."""
+
+    def __init__(self, config: uvicorn.Config, tick: Tick | None = None):
+        super().__init__(config)
+        self.tick = tick
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.tick is not None:
+            await self.tick(counter)
+        return await super().on_tick(counter)
+
+
+def build(app: ASGIApp, host: str, port: int, limits: ServerLimits, tick: Tick | None = None,
+          **config: Any) -> tuple[TickingServer, list[socket.socket]]:
+    """A uvicorn server for `app` with `limits`, and its listening socket."""
     settings = {"log_level": "info", "timeout_keep_alive": 5, **config}
-    return uvicorn.Server(uvicorn.Config(app, http=protocol_for(limits), **settings)), sockets
+    sockets = [listen(host, port)]
+    return TickingServer(uvicorn.Config(app, http=protocol_for(limits), **settings), tick), sockets
 
 
-def serve(app: ASGIApp, host: str, port: int, health_port: int | None, limits: ServerLimits) -> None:
+def serve(app: ASGIApp, host: str, port: int, limits: ServerLimits, tick: Tick | None = None) -> None:
     fit_to_open_files(limits)
-    server, sockets = build(app, host, port, health_port, limits)
+    server, sockets = build(app, host, port, limits, tick)
     try:
         server.run(sockets=sockets)
     finally:
