@@ -37,9 +37,7 @@ import resource
 import secrets
 import shlex
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -57,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.decode_peak import PLATFORM, SHAPES, VENDOR  # noqa: E402
-from loadtest.run import free_port  # noqa: E402
+from loadtest.run import free_port, start_service, stop_service  # noqa: E402
 from service.admission import DECODE_PEAK_BYTES, KEPT_BYTES, IngestAdmission  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
@@ -257,30 +255,6 @@ def raise_open_files() -> int:
     return hard
 
 
-def start(args: argparse.Namespace, data_dir: Path, port: int, health_port: int | None, admin_key: str,
-          log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VNMETER_")}
-    env.update(VNMETER_DATA_DIR=str(data_dir), VNMETER_ADMIN_KEY=admin_key)
-    command = shlex.split(args.serve) + ["serve", "--host", "127.0.0.1", "--port", str(port)]
-    if health_port is not None:
-        command += ["--health-port", str(health_port)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=data_dir.parent)
-    deadline = time.monotonic() + 120
-    while True:
-        if process.poll() is not None:
-            raise SystemExit(f"vnmeter serve exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{health_port or port}/health/ready", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"vnmeter serve did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.3)
-
-
 def set_up(url: str, admin_key: str) -> str:
     admin = {"Authorization": f"Bearer {admin_key}"}
     platform = {"name": "Exhaustion", "vendor": VENDOR, "origin": "vn", "category": "communication", "kind": "app",
@@ -331,7 +305,7 @@ def main() -> int:
         path = root / f"post-{n}.gz"
         path.write_bytes(gzip.compress(SHAPES[shape][1](n * 10_000), compresslevel=6))
         bodies.append((shape, path))
-    process = start(args, data_dir, port, health_port, admin_key, log)
+    process = start_service(data_dir, port, admin_key, log, command=shlex.split(args.serve), health_port=health_port)
     url = f"http://127.0.0.1:{port}"
     key = set_up(url, admin_key)
 
@@ -361,12 +335,7 @@ def main() -> int:
     stop_watching.set()
     watched: Watched = results.get()[1]
     watcher.join()
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_service(process)
     rows, distinct = stored_events(data_dir)
     held, headers, most = received["sockets"]
     answers, accepted = received["posts"]
