@@ -15,10 +15,11 @@ a 4 KiB buffer of orjson).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
+import aiologic
 from fastapi import HTTPException
 
 from ingest.limits import MAX_BODY_BYTES
@@ -50,8 +51,10 @@ class IngestAdmission:
         self.decoders = decoders
         self.inside = inside
         self.wait_s = wait_s
-        self._inside = anyio.Semaphore(inside)
-        self._decoding = anyio.Semaphore(decoders)
+        # aiologic's semaphores work across threads and event loops (several test clients, each on a loop of its
+        # own, share one app); anyio's belong to one loop, and a waiter on another one was never woken.
+        self._inside = aiologic.Semaphore(inside)
+        self._decoding = aiologic.Semaphore(decoders)
 
     @classmethod
     def for_memory(cls, budget_bytes: int, wait_s: float = WAIT_S) -> IngestAdmission:
@@ -66,17 +69,15 @@ class IngestAdmission:
     @asynccontextmanager
     async def admit(self) -> AsyncIterator[Admitted]:
         """Enter the route (or 503 after the wait); yields the way to a decoding turn, by the same deadline."""
-        deadline = anyio.current_time() + self.wait_s
+        deadline = time.monotonic() + self.wait_s
         await self._take(self._inside, deadline)
         try:
             yield Admitted(self, deadline)
         finally:
             self._inside.release()
 
-    async def _take(self, semaphore: anyio.Semaphore, deadline: float) -> None:
-        with anyio.move_on_after(deadline - anyio.current_time()) as waiting:
-            await semaphore.acquire()
-        if waiting.cancelled_caught:
+    async def _take(self, semaphore: aiologic.Semaphore, deadline: float) -> None:
+        if not await semaphore.async_acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise IngestBusy(self.wait_s)
 
 
