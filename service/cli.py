@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from queries.store import Store, StoreError, StoreLocked, private_directory
 from service.context import AdminKeyFileExists
+from service.server import ListenError
 from service.settings import Settings
 
 SERVICE_FILE = "service.json"
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         problems = "; ".join(f"VNMETER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         print(f"vnmeter: invalid settings: {problems}", file=sys.stderr)
-    except (CliError, StoreError, AdminKeyFileExists) as exc:
+    except (CliError, StoreError, AdminKeyFileExists, ListenError) as exc:
         print(f"vnmeter: {exc}", file=sys.stderr)
     return 1
 

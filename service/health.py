@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from service.server import HEALTH_CONNECTIONS, Scope, ServerLimits, build
+from service.server import HEALTH_CONNECTIONS, ListenError, Scope, ServerLimits, build
 
 log = logging.getLogger("vnmeter")
 
@@ -87,7 +87,7 @@ class HealthProcess:
         while not self.shared.listening.wait(0.1):
             if not self.process.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise OSError(f"the health listener could not listen on {host}:{port} (see the lines above)")
+                raise ListenError(f"the health listener could not listen on {host}:{port} (see the lines above)")
 
     def heartbeat(self, ready: Callable[[], bool]) -> Heartbeat:
         return Heartbeat(self.shared, ready)

@@ -135,9 +135,16 @@ def protocol_for(limits: ServerLimits) -> type[LimitedHttp]:
     return type("LimitedHttpForServer", (LimitedHttp,), {"limits": limits})
 
 
+class ListenError(Exception):
+    """A port that cannot be listened on; the message says which and why."""
+
+
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
-    return socket.create_server((host, port), family=family, backlog=backlog)
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        return socket.create_server((host, port), family=family, backlog=backlog)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def fit_to_open_files(limits: ServerLimits) -> None:
