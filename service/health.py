@@ -3,7 +3,8 @@
 
 In the service process a probe waits for Python's GIL, which decoding threads hold for up to seconds at a time
 (orjson parsing a large JSON array, the C fast path scanning 10,000 lines), and for the event loop, which a
-flood of connections keeps busy: a probe answered there took up to 3.5 s under attack (docs/RELIABILITY.md).
+flood of connections keeps busy: a probe answered there took up to 3.5 s under attack
+(docs/decisions/0014-server-limits.md).
 So the service's event loop only writes a heartbeat on every uvicorn tick (100 ms) and, every 2 s, whether
 its store answers (in a thread), into shared memory; this process answers
 
@@ -18,19 +19,16 @@ service process is gone.
 from __future__ import annotations
 
 import asyncio
-import logging
+import ctypes
 import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 import orjson
 
 from service.server import HEALTH_CONNECTIONS, ListenError, Scope, ServerLimits, build
-
-log = logging.getLogger("vnmeter")
 
 LIVE_WITHIN_S = 30.0
 """A service whose event loop has not run for this long is not live (Kubernetes then restarts it)."""
@@ -44,11 +42,12 @@ RETRY_AFTER_S = 5
 
 
 class SharedHealth:
-    """What the service writes and the health process reads: monotonic clock readings, 0 for never."""
+    """What the service writes and the health process reads: monotonic clock readings, 0 for never. Without
+    locks (one writer, whole doubles): a service killed while holding one would leave the probes hanging."""
 
     def __init__(self, context: Any):
-        self.heartbeat: Synchronized[float] = context.Value("d", 0.0)
-        self.ready_at: Synchronized[float] = context.Value("d", 0.0)
+        self.heartbeat: ctypes.c_double = context.RawValue(ctypes.c_double, 0.0)
+        self.ready_at: ctypes.c_double = context.RawValue(ctypes.c_double, 0.0)
         self.listening = context.Event()
 
 
@@ -98,26 +97,28 @@ class HealthProcess:
         self.process.join(timeout=10)
 
 
-def answer(status: int, document: dict[str, Any], *headers: tuple[bytes, bytes]) -> tuple[int, bytes, list[Any]]:
+def json_response(status: int, document: dict[str, Any], *headers: tuple[bytes, bytes]
+                  ) -> tuple[int, bytes, list[Any]]:
     body = orjson.dumps(document)
     return status, body, [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)), *headers]
 
 
 def probe_answer(path: str, shared: SharedHealth, now: float) -> tuple[int, bytes, list[Any]]:
+    """(status, body, headers) of the answer to a probe of `path` at monotonic time `now`."""
     beat, ready_at = shared.heartbeat.value, shared.ready_at.value
     lag = now - beat
     live = beat > 0 and lag <= LIVE_WITHIN_S
     if path == "/health/live":
         if live:
-            return answer(200, {"status": "live", "loop_lag_s": round(lag, 3)})
+            return json_response(200, {"status": "live", "loop_lag_s": round(lag, 3)})
         problem = "the service is starting" if beat == 0 else f"the service's event loop has not run for {lag:.0f} s"
-        return answer(503, {"status": "not live", "error": problem})
+        return json_response(503, {"status": "not live", "error": problem})
     if path == "/health/ready":
         if live and ready_at > 0 and now - ready_at <= READY_WITHIN_S:
-            return answer(200, {"status": "ready"})
-        return answer(503, {"status": "unavailable", "error": "the data store does not answer"},
+            return json_response(200, {"status": "ready"})
+        return json_response(503, {"status": "unavailable", "error": "the data store does not answer"},
                       (b"retry-after", str(RETRY_AFTER_S).encode()))
-    return answer(404, {"error": "this port serves only /health/live and /health/ready"})
+    return json_response(404, {"error": "this port serves only /health/live and /health/ready"})
 
 
 def run(host: str, port: int, shared: SharedHealth, service_pid: int) -> None:

@@ -34,7 +34,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 log = logging.getLogger("vnmeter")
 
 MAX_HEAD_BYTES = 16 * 1024
-"""Request line and headers; a vendor's request needs well under 1 KiB (curl's and h11's limit is 16 KiB too)."""
+"""Request line and headers; a vendor's request needs well under 1 KiB (h11's default limit is 16 KiB too)."""
 HEAD_TIMEOUT_S = 10.0
 """Seconds to send a whole head; idle keep-alive connections close after 5 s (`timeout_keep_alive`) anyway."""
 HEALTH_CONNECTIONS = 32
