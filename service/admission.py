@@ -8,7 +8,7 @@ so a waiting request holds no more than the server's read buffer; after WAIT_S i
 `Retry-After` and stores nothing (vendors retry, as for any 503).
 
 The per-request figures are measured by `bench/decode_peak.py` (docs/RELIABILITY.md): the worst request shape
-decoded in 184 MiB resident (196.5 MiB allocated: a JSON array of 2,000,000 empty arrays, the most the comma
+decoded in 184.5 MiB resident (196.5 MiB allocated: a JSON array of 2,000,000 empty arrays, the most the comma
 check lets through), the largest kept 43.7 MiB (10,000 rows that took the Python steps: each row's line holds
 a 4 KiB buffer of orjson).
 """
@@ -26,8 +26,8 @@ from ingest.limits import MAX_BODY_BYTES
 
 MIB = 1024 * 1024
 DECODE_PEAK_BYTES = 184 * MIB + 3 * MAX_BODY_BYTES
-"""One request while decoding: the worst shape measured (184 MiB resident) and its body, read in chunks and
-joined (twice the body), plus the body once more for safety; 199 MiB."""
+"""One request while decoding: the worst shape measured (184 and 184.5 MiB resident in two runs) and its body,
+read in chunks and joined (twice the body), with a margin of nearly a body more; 199 MiB."""
 KEPT_BYTES = 48 * MIB
 """One request's rows waiting for the writer: 43.7 MiB measured, rounded up."""
 WAIT_S = 10.0
