@@ -69,8 +69,8 @@ def server() -> Iterator[tuple[int, ServerLimits]]:
 
 @pytest.fixture
 def quick_server() -> Iterator[tuple[int, ServerLimits]]:
-    """A server that gives 1 s for a head."""
-    with running(head_timeout_s=1.0) as ports:
+    """A server that gives 2 s for a head."""
+    with running(head_timeout_s=2.0) as ports:
         yield ports
 
 
@@ -116,7 +116,7 @@ def test_a_head_must_arrive_in_time_and_an_idle_connection_is_closed(
         late = reply(slow)
         assert reply(idle) == b""  # closed without an answer: it asked nothing
     assert late.startswith(b"HTTP/1.1 408 ")
-    assert late.endswith(b'{"error":"the request line and headers did not arrive within 1 s"}')
+    assert late.endswith(b'{"error":"the request line and headers did not arrive within 2 s"}')
 
 
 def test_the_next_request_on_a_kept_connection_has_the_same_time_limit(
