@@ -22,6 +22,7 @@ import argparse
 import gc
 import gzip
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -153,6 +154,7 @@ def measure(shape: str, traced: bool) -> dict[str, Any]:
     else:
         figures = {"rss": status_line() - rss_before}
     store.close()
+    shutil.rmtree(directory, ignore_errors=True)
     return {**sizes, **figures, "answer": answer, "seconds": seconds}
 
 
