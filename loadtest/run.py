@@ -49,28 +49,42 @@ def free_port() -> int:
         return port
 
 
-def start_service(data_dir: Path, port: int, admin_key: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VNMETER_")}
-    # the load test measures capacity: the per-key rate limit is raised out of the way
-    env.update(VNMETER_DATA_DIR=str(data_dir), VNMETER_ADMIN_KEY=admin_key, VNMETER_RATE_LIMIT_RPS="100000",
-               VNMETER_RATE_LIMIT_BURST="100000")
-    script = Path(sys.executable).with_name("vnmeter")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+def start_service(data_dir: Path, port: int, admin_key: str, log: Path, *, env: dict[str, str] | None = None,
+                  command: list[str] | None = None, health_port: int | None = None) -> subprocess.Popen[bytes]:
+    """`vnmeter serve` (or `command ... serve`) on loopback with a fresh data directory, once it is ready; `env`
+    adds settings, `health_port` is passed on as --health-port and asked whether the service is ready."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("VNMETER_")}
+    environment.update(VNMETER_DATA_DIR=str(data_dir), VNMETER_ADMIN_KEY=admin_key, **(env or {}))
+    if command is None:
+        script = Path(sys.executable).with_name("vnmeter")
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+    arguments = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    if health_port is not None:
+        arguments += ["--health-port", str(health_port)]
     with log.open("wb") as out:
-        process = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                   cwd=data_dir.parent, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([*command, *arguments], env=environment, cwd=data_dir.parent, stdout=out,
+                                   stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"vnmeter serve exited: {log.read_text(errors='replace')[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{health_port or port}/health/ready", timeout=2).status_code == 200:
                 return process
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
     process.kill()
     raise SystemExit("vnmeter serve was not ready within 60 s")
+
+
+def stop_service(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def set_up(url: str, admin_key: str) -> dict[str, Any]:
@@ -135,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     data_dir, port, admin_key = work / "data", free_port(), secrets.token_urlsafe(32)
     service_log = work / "service.log"
     url = f"http://127.0.0.1:{port}"
-    service = start_service(data_dir, port, admin_key, service_log)
+    # the load test measures capacity: the per-key rate limit is raised out of the way
+    service = start_service(data_dir, port, admin_key, service_log,
+                            env={"VNMETER_RATE_LIMIT_RPS": "100000", "VNMETER_RATE_LIMIT_BURST": "100000"})
     problems: list[str] = []
     try:
         config = set_up(url, admin_key)
@@ -154,12 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             problems.append(f"locust exited with {finished.returncode}: {finished.stderr[-1000:]}")
         counts = json.loads(report.read_text()) if report.exists() else {}
     finally:
-        service.send_signal(signal.SIGTERM)
-        try:
-            service.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            service.kill()
-            service.wait()
+        stop_service(service)
 
     stats = read_stats(out / "locust")
     print(f"\n{'endpoint':<38} {'requests':>9} {'failures':>9} {'error %':>8} {'req/s':>7} "

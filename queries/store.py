@@ -8,8 +8,10 @@ second process gets a clear message instead of the engine's own error.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -23,6 +25,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from clickhouse_connect.driver.query import QueryResult
 
+log = logging.getLogger("vnmeter")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 LOCK_FILE = "vnmeter.lock"
 
@@ -86,6 +89,20 @@ def _identifier(name: str) -> str:
     return name
 
 
+def private_directory(path: Path) -> Path:
+    """`path` as a directory only its owner may enter (0700): created so, or narrowed when it exists with wider
+    permissions. The chDB directory holds the pseudonym keys, the data directory the admin key; what is created
+    inside takes the process umask (`vnmeter` sets 077)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        try:
+            path.chmod(0o700)
+        except PermissionError:  # e.g. a volume mount point owned by root: what vnmeter creates in it is private
+            log.warning("%s is mode %o and belongs to another user; vnmeter cannot make it 0700", path, mode)
+    return path
+
+
 class IntArray:
     """A bound `Array(Int*)`/`Array(UInt*)` parameter value rendered in one pass.
 
@@ -126,7 +143,7 @@ class Store:
                 held[1] += 1
                 self._holds_lock = True
                 return
-            directory.mkdir(parents=True, exist_ok=True)
+            private_directory(directory)
             fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -23,8 +23,9 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from queries.store import Store, StoreError, StoreLocked
-from service.context import ADMIN_KEY_FILE
+from queries.store import Store, StoreError, StoreLocked, private_directory
+from service.context import ADMIN_KEY_FILE, AdminKeyFileExists
+from service.server import ListenError
 from service.settings import SenderSettings, Settings
 
 SERVICE_FILE = "service.json"
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--health-port", type=int, help="also answer /health/live and /health/ready (only) on this "
+                       "port, from a process of its own: in milliseconds, however busy or full the API port is")
     migrate = commands.add_parser("migrate", help="create or update the schema")
     migrate.add_argument("--cluster", help="apply the cluster variant ON CLUSTER this name")
     platforms = commands.add_parser("platforms", help="platform registry")
@@ -84,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--batch-size", type=int, default=1000, help="events per request (default 1000)")
     send.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     args = parser.parse_args(argv)
+    # The data directory holds the pseudonym keys (chDB), the admin key and the summaries: whatever vnmeter or
+    # chDB creates there is for this user only (directories 0700, files 0600).
+    os.umask(0o077)
     try:
         settings = Settings()
         handler: Callable[[Settings, argparse.Namespace], int] = HANDLERS[args.command]
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         problems = "; ".join(f"VNMETER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         print(f"vnmeter: invalid settings: {problems}", file=sys.stderr)
-    except (CliError, StoreError) as exc:
+    except (CliError, StoreError, AdminKeyFileExists, ListenError) as exc:
         print(f"vnmeter: {exc}", file=sys.stderr)
     return 1
 
@@ -104,25 +110,30 @@ GC_THRESHOLDS = (50_000, 20, 20)
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from service.app import create_app
+    from service.health import HealthProcess
+    from service.server import ServerLimits, serve
 
     # chDB: take the directory now, so that a second process stops here with a clear message.
     store = Store(settings.target) if settings.target.is_embedded else None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    service_file = settings.data_dir / SERVICE_FILE
+    service_file = private_directory(settings.data_dir) / SERVICE_FILE
     host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104 - reaching it locally
     service_file.write_text(json.dumps({"url": f"http://{host}:{args.port}", "pid": os.getpid()}))
     where = store.describe() if store else settings.target.dsn.split("@")[-1]
-    print(f"vnmeter: serving on http://{args.host}:{args.port} with data in {where}", flush=True)
+    health = HealthProcess(args.host, args.health_port) if args.health_port else None
+    also = f" (health probes also on port {args.health_port})" if health else ""
+    print(f"vnmeter: serving on http://{args.host}:{args.port}{also} with data in {where}", flush=True)
     app = create_app(settings, store)
+    tick = health.heartbeat(lambda: app.state.services is not None and app.state.services.store.ping()) \
+        if health else None
     gc.freeze()  # what start-up created is never garbage: keep it out of every collection
     gc.set_threshold(*GC_THRESHOLDS)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=5)
+        serve(app, args.host, args.port, ServerLimits(settings.max_connections), tick)
     finally:
         service_file.unlink(missing_ok=True)
+        if health:
+            health.stop()
     return 0
 
 
@@ -168,6 +179,7 @@ def cmd_platforms(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_seal(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.seal import seal
     from ingest.vntime import parse_month
 
     try:
@@ -176,12 +188,19 @@ def cmd_seal(settings: Settings, args: argparse.Namespace) -> int:
         raise CliError(f"--before: {exc}") from None
     try:
         with services_for_cli(settings) as ctx:
-            months = [f"{m:%Y-%m}" for m in ctx.pseudonym_keys.seal(before)]
+            sealed = seal(ctx.store, before).as_dict()
     except StoreLocked:
         with running_service(settings) as client:
-            months = expect(client.post("/v1/admin/seal", json={"before": args.before}), 200)["destroyed_months"]
-    print(f"vnmeter: months before {before:%Y-%m} are sealed; destroyed keys of: {', '.join(months) or 'none'}")
+            sealed = expect(client.post("/v1/admin/seal", json={"before": args.before}), 200)
+    print(seal_message(sealed))
     return 0
+
+
+def seal_message(sealed: dict[str, Any]) -> str:
+    months = ", ".join(sealed["destroyed_months"]) or "none"
+    earlier = (f" (asked for {sealed['requested']}; months before {sealed['sealed_before']} were sealed already)"
+               if sealed["requested"] != sealed["sealed_before"] else "")
+    return f"vnmeter: months before {sealed['sealed_before']} are sealed{earlier}; destroyed keys of: {months}"
 
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
@@ -312,7 +331,7 @@ def summary_through_service(settings: Settings, period: str, args: argparse.Name
             if response.status_code != 200:
                 raise CliError(f"GET {path}?format={fmt} answered {response.status_code}: {response.text[:300]}")
             target = settings.data_dir / "summaries" / period / f"v{number}.{fmt}"
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_directory(target.parent)
             target.write_bytes(response.content)
             files[fmt] = target.resolve()
         output = None

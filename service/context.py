@@ -16,7 +16,8 @@ from queries import consistency
 from queries.apikeys import ApiKeys
 from queries.migrate import migrate
 from queries.registry import Registry
-from queries.store import Store
+from queries.store import Store, private_directory
+from service.admission import IngestAdmission
 from service.ratelimit import RateLimiter
 from service.settings import Settings
 
@@ -34,6 +35,7 @@ class Services:
     writer: Writer
     ingestor: Ingestor
     limiter: RateLimiter
+    admission: IngestAdmission
 
     def close(self) -> None:
         self.writer.close()
@@ -58,7 +60,8 @@ def build(settings: Settings, store: Store) -> Services:
              time.monotonic() - filled)
     services = Services(settings, store, keys, registry, pseudonym_keys, writer,
                         Ingestor(registry, pseudonym_keys, writer, settings.zone),
-                        RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst))
+                        RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst),
+                        IngestAdmission.for_memory(settings.ingest_memory_mb * 1024 * 1024))
     if env_admin is None and not keys.has_admin():
         bootstrap_admin_key(keys, settings.data_dir)
     return services
@@ -83,14 +86,29 @@ def recover(store: Store, writer: Writer, cluster: str | None) -> list[str]:
     return rebuilt
 
 
+class AdminKeyFileExists(Exception):
+    """The first admin key's file is already there (or something is planted in its place): never overwritten."""
+
+
 def bootstrap_admin_key(keys: ApiKeys, data_dir: Path) -> Path:
-    """Create the first admin key and write it to a file only its owner can read."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = (data_dir / ADMIN_KEY_FILE).resolve()
-    _, key = keys.create("admin", None)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Create the first admin key and write it to a new file only its owner can read.
+
+    The file is created with O_EXCL | O_NOFOLLOW, so an existing file or a symlink planted in its place is
+    neither overwritten nor followed: start-up stops with a message instead, before any key is created."""
+    path = private_directory(data_dir).resolve() / ADMIN_KEY_FILE  # the directory resolved, never the file
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        raise AdminKeyFileExists(
+            f"{path} already exists, but the database has no admin key: it belongs to another database or was "
+            "put there by someone else. Move it away and start again to create a new admin key, or set "
+            "VNMETER_ADMIN_KEY") from None
     with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    os.chmod(path, 0o600)
+        try:
+            _, key = keys.create("admin", None)
+            handle.write(key + "\n")
+        except BaseException:
+            path.unlink(missing_ok=True)  # no half-made key file: the next start tries again
+            raise
     print(f"vnmeter: created the first admin key; it is in {path} (readable only by you)", flush=True)
     return path

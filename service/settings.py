@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(200, ge=1, description="requests a key may make at once before the rate applies")
     min_cell_users: int = Field(10, ge=1, description="breakdown cells with fewer users are suppressed")
     summary_delay_days: int = Field(7, ge=0, le=90, description="days after a quarter ends before its summary")
+    ingest_memory_mb: int = Field(1024, ge=64, description="memory for ingestion requests at once: half for "
+                                  "decoding bodies (199 MiB each at most), half for rows waiting to be stored (48 "
+                                  "MiB); further requests wait up to 10 s, then 503 (service/admission.py)")
+    max_connections: int = Field(1000, ge=16, le=1_000_000, description="open HTTP connections on the API port; "
+                                 "further ones are answered 503 and closed at once (service/server.py)")
 
     @field_validator("timezone")
     @classmethod

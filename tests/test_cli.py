@@ -67,13 +67,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str], cwd: Path, log: Path) -> Iterator[str]:
-    """`vnmeter serve` in the background until it answers /health/live; killed on exit whatever happens."""
+def serving(env: dict[str, str], cwd: Path, log: Path, umask: int = -1) -> Iterator[str]:
+    """`vnmeter serve` in the background until it answers /health/live; killed on exit whatever happens.
+    `umask` is the one it starts with (-1: this process's)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log.open("w") as output:
         process = subprocess.Popen([VNMETER, "serve", "--port", str(port)], env=env, cwd=cwd, stdout=output,
-                                   stderr=subprocess.STDOUT)
+                                   stderr=subprocess.STDOUT, umask=umask)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -174,6 +175,11 @@ def test_serve_import_and_seal_with_the_service_running_and_stopped(tmp_path: Pa
     sealed = vnmeter("seal", "--before", "2022-03", env=env, cwd=tmp_path)
     assert sealed.returncode == 0, sealed.stderr
     assert sealed.stdout.strip().endswith("vnmeter: months before 2022-03 are sealed; destroyed keys of: 2022-02")
+    earlier = vnmeter("seal", "--before", "2022-01", env=env, cwd=tmp_path)
+    assert earlier.returncode == 0, earlier.stderr
+    assert earlier.stdout.strip().endswith(
+        "vnmeter: months before 2022-03 are sealed (asked for 2022-01; months before 2022-03 were sealed already); "
+        "destroyed keys of: none")
 
     with serving(env, tmp_path, tmp_path / "serve-2.log") as url:
         assert "created the first admin key" not in (tmp_path / "serve-2.log").read_text()

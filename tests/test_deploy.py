@@ -9,6 +9,7 @@ each other and against deploy/README.md.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -22,6 +23,9 @@ import yaml
 
 from queries.migrate import load, statements
 from queries.store import Store, Target
+from service.limits import BODY_TIMEOUT_S
+from service.server import HEAD_TIMEOUT_S, HEALTH_CONNECTIONS, MAX_HEAD_BYTES, RESERVED_FILES
+from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -51,8 +55,10 @@ SHARDED_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
 ALL_NODES_PATH = "/clickhouse/tables/all/{database}/{table}"
 CLICKHOUSE_HOSTS = ["ch-s1r1", "ch-s1r2", "ch-s2r1", "ch-s2r2"]
 PLACEHOLDERS = {"CHANGE_ME", "change-me", "changeme"}
-# The service's command line in every container (it listens on all interfaces inside the container).
-SERVE = ["vnmeter", "serve", "--host", "0.0.0.0", "--port", "8000"]  # noqa: S104
+# The service's command line in every container (it listens on all interfaces inside the container); port 8001
+# serves only the health probes.
+SERVE = ["vnmeter", "serve", "--host", "0.0.0.0", "--port", "8000", "--health-port", "8001"]  # noqa: S104
+HEALTH_PORT = 8001
 # Files an operator creates next to the committed ones (never committed): not part of the checked set.
 LOCAL_ONLY = {".env"}
 
@@ -463,6 +469,8 @@ def test_single_server_compose() -> None:
         assert env["VNMETER_ADMIN_KEY"].startswith("${VNMETER_ADMIN_KEY")
         assert "VNMETER_CLUSTER" not in env
     assert vnmeter["command"] == SERVE
+    assert HEALTH_PORT not in published_ports(vnmeter)
+    assert_resource_bounds(vnmeter)
     assert services["migrate"]["command"] == ["vnmeter", "migrate"]
     assert vnmeter["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["summary"]["command"] == ["vnmeter", "summary", "--previous-quarter"]
@@ -515,12 +523,45 @@ def test_cluster_compose() -> None:
     for name in apis:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert services[name]["command"] == SERVE
+        assert_resource_bounds(services[name])
     assert services["migrate"]["command"] == ["vnmeter", "migrate", "--cluster", CLUSTER]
     assert services["summary"]["command"] == ["vnmeter", "summary", "--previous-quarter"]
     assert 8000 in published_ports(services["lb"]) and 8123 in published_ports(services["ch-lb"])
     assert ("./nginx.conf", "/etc/nginx/nginx.conf") in bind_mounts(services["lb"])
     assert ("./nginx-clickhouse.conf", "/etc/nginx/nginx.conf") in bind_mounts(services["ch-lb"])
     assert_files_mounted_exist(doc)
+
+
+def assert_resource_bounds(service: dict[str, Any]) -> None:
+    """The bounds are set explicitly, are valid settings, and the process may open the files they need."""
+    env = service["environment"]
+    settings = Settings(max_connections=env["VNMETER_MAX_CONNECTIONS"],
+                        ingest_memory_mb=env["VNMETER_INGEST_MEMORY_MB"])
+    nofile = service["ulimits"]["nofile"]
+    assert nofile["soft"] == nofile["hard"] >= settings.max_connections + HEALTH_CONNECTIONS + RESERVED_FILES
+
+
+def nginx_directives(text: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name, value in re.findall(r"^\s*(\w+)\s+([^;{]*);", text, re.MULTILINE):
+        found.setdefault(name, []).append(value.strip())
+    return found
+
+
+def test_nginx_limits_what_a_client_holds_like_the_service() -> None:
+    directives = nginx_directives((DEPLOY / "nginx.conf").read_text())
+    assert directives["client_header_timeout"] == [f"{HEAD_TIMEOUT_S:g}s"]
+    _, size = directives["large_client_header_buffers"][0].split()
+    assert size == f"{MAX_HEAD_BYTES // 1024}k"
+    assert directives["client_body_timeout"] == [f"{BODY_TIMEOUT_S:g}s"]
+    assert directives["limit_conn"] == ["per_client 100"]
+    assert directives["proxy_request_buffering"] == ["on"]
+    api_cap = int(compose("docker-compose.cluster.yml")["services"]["vnmeter-api-1"]["environment"][
+        "VNMETER_MAX_CONNECTIONS"])
+    caps = [int(m) for m in re.findall(r"^\s*server vnmeter-api-\d:8000 .*max_conns=(\d+);", (DEPLOY / "nginx.conf")
+                                       .read_text(), re.MULTILINE)]
+    assert len(caps) == 2 and all(cap < api_cap for cap in caps)
+    assert int(directives["worker_rlimit_nofile"][0]) >= 2 * int(directives["worker_connections"][0])
 
 
 def test_nginx_balances_the_api_replicas_and_the_clickhouse_nodes() -> None:
@@ -541,9 +582,10 @@ def test_dockerfile() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim$", text, re.MULTILINE)
     assert re.search(r"^RUN pip install \.", text, re.MULTILINE)
-    assert re.search(
-        r'^CMD \["vnmeter", "serve", "--host", "0.0.0.0", "--port", "8000"\]$', text, re.MULTILINE
-    )
+    assert re.search(r"^CMD (\[.*\])$", text, re.MULTILINE)[1] == json.dumps(SERVE)  # type: ignore[index]
+    assert re.search(r"^EXPOSE 8000 8001$", text, re.MULTILINE)
+    healthcheck = text[text.index("HEALTHCHECK"):]
+    assert f"http://127.0.0.1:{HEALTH_PORT}/health/live" in healthcheck.split("\n\n")[0]
     assert re.search(r"^USER \w+", text, re.MULTILINE), "the service must not run as root"
     for copied in re.findall(r"^COPY (\S+) ", text, re.MULTILINE):
         assert (ROOT / copied).exists(), copied
@@ -686,10 +728,15 @@ def test_kubernetes_manifests() -> None:
     deployment = docs["Deployment"]
     assert deployment["spec"]["replicas"] == 2
     (container,) = pod_spec(deployment)["containers"]
-    assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": 8000}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": 8000}
-    assert [p["containerPort"] for p in container["ports"]] == [8000]
+    assert container["command"] == SERVE
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": HEALTH_PORT}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": HEALTH_PORT}
+    assert [p["containerPort"] for p in container["ports"]] == [8000, HEALTH_PORT]
     env = env_of(container)
+    settings = Settings(max_connections=env["VNMETER_MAX_CONNECTIONS"],
+                        ingest_memory_mb=env["VNMETER_INGEST_MEMORY_MB"])
+    limit = container["resources"]["limits"]["memory"]
+    assert limit.endswith("Gi") and settings.ingest_memory_mb + 512 <= int(limit[:-2]) * 1024
     for variable, key in (("VNMETER_CLICKHOUSE_URL", "clickhouse-url"), ("VNMETER_ADMIN_KEY", "admin-key")):
         assert env[variable] == {"secretKeyRef": {"name": secret_name, "key": key}}, variable
     assert env["VNMETER_CLUSTER"] == CLUSTER

@@ -244,7 +244,7 @@ def test_month_sealed(api: Api, vng: dict[str, str], store: Store) -> None:
     assert post(api, vng, [stored_before])["accepted"] == 1
     sealed = api.client.post("/v1/admin/seal", json={"before": "2022-02"}, headers=ADMIN)
     assert sealed.status_code == 200
-    assert sealed.json() == {"sealed_before": "2022-02", "destroyed_months": ["2022-01"]}
+    assert sealed.json() == {"sealed_before": "2022-02", "requested": "2022-02", "destroyed_months": ["2022-01"]}
 
     january = event(ts="2022-01-20T09:00:00+07:00")
     last_january_second_vn = event(ts="2022-01-31T16:59:59.999Z")  # 23:59:59.999 on 31 January in Vietnam

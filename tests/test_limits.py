@@ -1,5 +1,6 @@
-"""Limits: per-key rate limits (429 + Retry-After), request size limits (413), and an unreachable
-ClickHouse server (503 + Retry-After, /health/ready says so, /health/live stays up).
+"""Limits: per-key rate limits (429 + Retry-After), request size limits (413), how many ingestion requests hold
+memory at once (503 + Retry-After past the wait), and an unreachable ClickHouse server (503 + Retry-After,
+/health/ready says so, /health/live stays up).
 
 The request time limit (a slow client) is in tests/test_hostile.py.
 """
@@ -12,8 +13,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -25,6 +28,7 @@ from fastapi.testclient import TestClient
 
 from ingest.limits import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
 from queries.store import Store, resolve_target
+from service.admission import IngestAdmission
 from service.app import create_app
 from service.context import Services
 from service.settings import Settings
@@ -90,6 +94,64 @@ def test_request_size_limits(chdb_dir: Path, tmp_path: Path) -> None:
                                   headers={**vendor, "Content-Type": "application/json"})
             assert too_big.status_code == 413
             assert str(MAX_BODY_BYTES) in too_big.json()["error"]
+
+
+def test_ingestion_memory_budget_gives_the_turns() -> None:
+    # half of 1,024 MiB for decoding at 199 MiB each: 2; the other half for rows waiting at 48 MiB each: 10 more
+    default = IngestAdmission.for_memory(1024 * 1024 * 1024)
+    assert (default.decoders, default.inside) == (2, 12)
+    assert default.bound_bytes == (2 * 199 + 10 * 48) * 1024 * 1024
+    small = IngestAdmission.for_memory(64 * 1024 * 1024)  # never less than one of each
+    assert (small.decoders, small.inside) == (1, 2)
+    assert Settings(ingest_memory_mb=64).ingest_memory_mb == 64
+    with pytest.raises(ValueError, match="ingest_memory_mb"):
+        Settings(ingest_memory_mb=63)
+
+
+def test_one_decoding_turn_and_503_past_the_wait(chdb_dir: Path, tmp_path: Path) -> None:
+    """One decoding turn, two requests inside: while the first is decoding, the second waits for the turn and
+    the third to get in; both are answered 503 + Retry-After when the wait is over, and the first 200."""
+    with fresh_store(chdb_dir) as store:
+        app = create_app(Settings(data_dir=tmp_path, admin_key=ADMIN_KEY, rate_limit_rps=1000, rate_limit_burst=1000,
+                                  ingest_memory_mb=64), store=store)
+        with TestClient(app) as client:
+            services: Services = client.app.state.services  # type: ignore[attr-defined]
+            assert (services.admission.decoders, services.admission.inside) == (1, 2)
+            services.admission = IngestAdmission(1, 2, wait_s=0.5)
+            vendor = bearer(client.post("/v1/keys", json={"role": "vendor", "vendor": "lv"}, headers=ADMIN).json()[
+                "key"])
+            assert client.put("/v1/platforms/lp", json=platform_body("lv"), headers=ADMIN).status_code == 200
+            submit = services.ingestor.submit
+            release, decoding, most = threading.Event(), [], [0]
+
+            def held_submit(*args: Any) -> Any:
+                decoding.append(args)
+                most[0] = max(most[0], len(decoding))
+                release.wait(60)
+                decoding.pop()
+                return submit(*args)
+
+            services.ingestor.submit = held_submit  # type: ignore[method-assign]
+            headers = {**vendor, "Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+
+            def post(user: str) -> httpx.Response:
+                return client.post("/v1/events", content=gzip.compress(ndjson([event(platform="lp", user=user)])),
+                                   headers=headers)
+
+            with ThreadPoolExecutor(3) as pool:
+                first = pool.submit(post, "first")
+                while not decoding:
+                    time.sleep(0.01)
+                later = [pool.submit(post, user) for user in ("second", "third")]
+                refused = [future.result(timeout=60) for future in later]
+                release.set()
+                assert first.result(timeout=60).status_code == 200
+            assert [r.status_code for r in refused] == [503, 503]
+            for answer in refused:
+                assert answer.headers["Retry-After"] == "5"
+                assert "retry this request later" in answer.json()["error"]
+            assert most[0] == 1
+            assert first.result().json()["accepted"] == 1
 
 
 def swap_store(services: Services, store: Store) -> Store:

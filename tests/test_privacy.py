@@ -143,7 +143,8 @@ def test_sealing_destroys_the_keys_of_earlier_months(api: Api, store: Store) -> 
 
     sealed = api.client.post("/v1/admin/seal", json={"before": "2022-03"}, headers=ADMIN)
     assert sealed.status_code == 200
-    assert sealed.json() == {"sealed_before": "2022-03", "destroyed_months": ["2022-01", "2022-02"]}
+    assert sealed.json() == {"sealed_before": "2022-03", "requested": "2022-03",
+                             "destroyed_months": ["2022-01", "2022-02"]}
 
     assert store.rows("SELECT count() FROM pseudonym_keys WHERE month < '2022-03-01'") == [(0,)]
     assert [(p, m) for p, m, _ in store.rows("SELECT platform, month, key FROM pseudonym_keys "

@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from ingest.seal import seal as seal_months
 from ingest.vntime import parse_month
 from queries.apikeys import Principal
 from service.auth import admin_only, services
@@ -42,5 +43,6 @@ def seal(body: SealIn, _: Principal = Depends(admin_only), ctx: Services = Depen
         before = parse_month(body.before)
     except ValueError as exc:
         raise HTTPException(422, f"before: {exc}") from None
-    months = ctx.pseudonym_keys.seal(before)
-    return {"sealed_before": f"{before:%Y-%m}", "destroyed_months": [f"{m:%Y-%m}" for m in months]}
+    sealed = seal_months(ctx.store, before)
+    ctx.pseudonym_keys.refresh()
+    return sealed.as_dict()

@@ -21,6 +21,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from queries.store import private_directory
 from queries.summaries import SummaryVersion
 from service.summaries.text import (
     LABELS,
@@ -296,8 +297,7 @@ def filename(version: SummaryVersion, fmt: str) -> str:
 def write_files(version: SummaryVersion, data_dir: Path, lang: str = "vi",
                 formats: tuple[str, ...] = FILE_FORMATS) -> dict[str, Path]:
     """Write the version to <data_dir>/summaries/<period>/v<n>.<ext> (atomically: a reader never sees half)."""
-    folder = data_dir / "summaries" / version.period
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_directory(data_dir / "summaries" / version.period)
     written = {}
     for fmt in formats:
         path = folder / f"v{version.version}.{fmt}"
