@@ -4,7 +4,7 @@
 In the service process a probe waits for Python's GIL, which decoding threads hold for up to seconds at a time
 (orjson parsing a large JSON array, the C fast path scanning 10,000 lines), and for the event loop, which a
 flood of connections keeps busy: a probe answered there took up to 3.5 s under attack
-(docs/decisions/0014-server-limits.md).
+(docs/decisions/0012-server-limits.md).
 So the service's event loop only writes a heartbeat on every uvicorn tick (100 ms) and, every 2 s, whether
 its store answers (in a thread), into shared memory; this process answers
 

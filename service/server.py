@@ -4,7 +4,7 @@ request reaches the application.
 uvicorn's httptools protocol buffers a request's head (request line and headers) without limit and starts
 no timer on a new connection; its `limit_concurrency` answers 503 only once a head is complete, so idle
 connections are never counted, and `h11_max_incomplete_event_size` applies to the h11 protocol only
-(docs/decisions/0014-server-limits.md). `LimitedHttp` adds, per connection:
+(docs/decisions/0012-server-limits.md). `LimitedHttp` adds, per connection:
 
 - `max_head_bytes`: a head longer than this is answered 431 and the connection closed;
 - `head_timeout_s`: the whole head must arrive within this time of the connection's start (or of the first
