@@ -29,7 +29,7 @@ from tests.test_cli import VNMETER, environment, serving
 USERS_SCALE = 20_000  # 1 demo user for 20,000 (the CLI default is 2,000): a demo of a few seconds
 VISITS_SCALE = 100_000
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
-READER_PAGES = ["overview", "rankings", "origin", "platform", "summaries"]
+READER_PAGES = ["overview", "rankings", "origin", "platform", "summaries", "quality", "reconciliation"]
 
 
 @dataclass
@@ -284,7 +284,8 @@ def test_summaries_show_versions_changes_and_every_format(offline: Offline, serv
 def test_a_vendor_key_sees_only_its_own_platforms(offline: Offline, service: Service) -> None:
     page = sign_in(offline, service, service.vendor)
     links = page.locator("[data-testid=nav] a[data-testid]")
-    assert [links.nth(i).get_attribute("data-testid") for i in range(links.count())] == ["nav-platform"]
+    assert [links.nth(i).get_attribute("data-testid") for i in range(links.count())] == \
+        ["nav-platform", "nav-quality", "nav-reconciliation"]
     page.wait_for_selector("[data-testid=value-mau_avg]")
     options = page.locator("[data-testid=select-platform] option").all_inner_texts()
     assert options == ["Facebook", "Messenger"]
