@@ -244,9 +244,20 @@ def test_a_declaration_made_in_the_form_is_reconciled(offline: Offline, fed: Fed
     assert [(r["Tháng"], r["Khai báo"], r["Đã nhận"], r["Trùng lặp"], r["Bị từ chối"], r["Tỷ lệ (đã nhận)"])
             for r in exported] == [("2022-03", "6", "5", "1", "1", repr(-1 / 6))]
     screenshot(page, "reconciliation")
+
+    # a correction of events alone replaces the declaration: no users declared any more
+    # 5 - 2000 = -1995, -1995 / 2000 = -99.75%; 3 - 2000 = -1997, -1997 / 2000 = -99.85%
+    page.fill("[data-testid=declare-events]", "2000")
+    page.fill("[data-testid=declare-users]", "")
+    page.click("[data-testid=declare-button]")
+    expect(page.locator("[data-testid=table-recon-events] td[data-col=declared]")).to_have_text("2.000")
+    assert table(page, "recon-events")[0][2:9] == ["2.000", "5", "-1.995", "-99,75%", "3", "-1.997", "-99,85%"]
+    assert table(page, "recon-users")[0][2:6] == ["–", "2", "–", "–"]
     page.select_option("[data-testid=select-lang]", "en")
     page.wait_for_selector("html[lang=en]")
-    assert table(page, "recon-events")[0][2:9] == ["6", "5", "-1", "-16.67%", "3", "-3", "-50.00%"]
+    assert table(page, "recon-events")[0][2:9] == ["2,000", "5", "-1,995", "-99.75%", "3", "-1,997", "-99.85%"]
+    assert text(page, "[data-testid=declared]") == "Declared: Zalo, Mar 2022."
+    screenshot(page, "reconciliation-en")
 
     # viettel sees none of vng's declarations; an analyst sees it, without the form
     other = sign_in(offline, fed.service, fed.viettel)
@@ -255,4 +266,5 @@ def test_a_declaration_made_in_the_form_is_reconciled(offline: Offline, fed: Fed
     show(analyst, fed, "reconciliation", "2022-Q1", "[data-testid=table-recon-users]")
     assert analyst.locator("[data-testid=declare-form]").count() == 0
     assert [row[:2] + row[3:7] for row in table(analyst, "recon-users")] == \
-        [["vng", "Zalo", "3", "2", "-1", "-33.33%"]]  # in English: the browser keeps the language chosen above
+        [["vng", "Zalo", "–", "2", "–", "–"]]
+    assert table(analyst, "recon-events")[0][3:5] == ["2,000", "5"]  # in English: the language chosen above stays

@@ -67,7 +67,7 @@ function DeclareForm({ context, period, t, f, lang, onDeclared }) {
   const platforms = Object.values(context.platforms).sort((a, b) => a.name.localeCompare(b.name, lang));
   const months = periodMonths(period);
   const [form, setForm] = useState({ platform: platforms.length ? platforms[0].platform_id : '', month: '', events: '', users: '' });
-  const [outcome, setOutcome] = useState(null); // {done: text} or {error}
+  const [outcome, setOutcome] = useState(null); // {done: {platform, month}} or {error}
   const [busy, setBusy] = useState(false);
   const month = months.includes(form.month) ? form.month : months[0];
   const set = (name) => (value) => setForm({ ...form, [name]: value });
@@ -78,7 +78,7 @@ function DeclareForm({ context, period, t, f, lang, onDeclared }) {
     try {
       const body = { events: boxValue(form.events), users: boxValue(form.users) };
       await call(`/v1/platforms/${encodeURIComponent(form.platform)}/declared/${month}`, { method: 'PUT', json: body });
-      setOutcome({ done: t('declared_ok', { platform: platformName(context, t, form.platform), month: f.month(month) }) });
+      setOutcome({ done: { platform: form.platform, month } });
       onDeclared();
     } catch (error) {
       setOutcome({ error });
@@ -104,7 +104,8 @@ function DeclareForm({ context, period, t, f, lang, onDeclared }) {
         <button type="submit" disabled=${busy || !form.platform} data-testid="declare-button">${t('declare')}</button>
       </div>
       <p class="note">${t('declare_help')}</p>
-      ${outcome && outcome.done && html`<p class="done" role="status" data-testid="declared">${outcome.done}</p>`}
+      ${outcome && outcome.done && html`<p class="done" role="status" data-testid="declared">${t('declared_ok',
+        { platform: platformName(context, t, outcome.done.platform), month: f.month(outcome.done.month) })}</p>`}
       ${outcome && outcome.error && html`<${ErrorBox} error=${outcome.error} t=${t} />`}
     </form>`;
 }
