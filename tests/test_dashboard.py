@@ -15,8 +15,10 @@ import io
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -301,6 +303,27 @@ def test_a_vendor_key_sees_only_its_own_platforms(offline: Offline, service: Ser
     assert "403" in text(page, "[data-testid=error]")
     assert page.locator("[data-testid=value-mau_avg]").count() == 0
     screenshot(page, "vendor-forbidden")
+
+
+def test_data_quality_of_the_demo_is_the_apis(offline: Offline, service: Service) -> None:
+    """The demo posted its events through the ingestion path before the tests: the quality page of the year they
+    arrived in shows the API's counts of every platform, written with Vietnamese thousands separators.
+    (tests/test_dashboard_quality.py checks the page against events of known outcomes.)"""
+    now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    year, quality = next((str(y), q) for y in (now.year, now.year - 1)  # the year before: a demo of New Year's Eve
+                         if (q := service.get("/v1/quality", period=str(y)))["totals"])
+    names = {p["platform_id"]: p["name"] for p in service.get("/v1/platforms")["items"]}
+    assert sum(row["accepted"] for row in quality["totals"]) > 10_000  # so that separators show
+    page = sign_in(offline, service, service.analyst)
+    page.evaluate(f"sessionStorage.setItem('vnmeter.period', '{year}')")
+    page.goto(f"{service.url}/#/quality")
+    page.reload()
+    page.wait_for_selector("[data-testid=table-quality-totals]")
+    expected = [[row["vendor"], names[row["platform"]], *(VI.integer(row[outcome]) for outcome in
+                                                         ("received", "accepted", "duplicates", "rejected"))]
+                for row in quality["totals"]]
+    assert sorted(table(page, "quality-totals")) == sorted(expected)
+    screenshot(page, "quality-demo")
 
 
 def test_docs_work_offline_and_authorize_sends_the_key(offline: Offline, service: Service) -> None:

@@ -67,10 +67,8 @@ function Figures({ quality, context, t, f, period }) {
     .filter((reason) => !REASONS.includes(reason)));
   const reasonColumns = reasons.map((reason) => ({ label: `${t('rejected')}: ${reason}`, csvOnly: true,
     value: (row) => row.rejected_by_reason[reason] || 0 }));
-  const order = platformOrder(context, t);
-  const totals = [...quality.totals].sort(order);
-  const days = [...quality.items].sort((a, b) => a.day.localeCompare(b.day) || order(a, b));
-  const dayLabels = [...new Set(days.map((row) => row.day))];
+  const totals = [...quality.totals].sort(platformOrder(context, t));
+  const days = perDay(quality.items);
   const rejections = totals.flatMap((row) => reasons.filter((reason) => row.rejected_by_reason[reason])
     .map((reason) => ({ ...row, reason, rows: row.rejected_by_reason[reason] })));
   return html`
@@ -79,24 +77,39 @@ function Figures({ quality, context, t, f, period }) {
     <h2>${t('quality_chart')}</h2>
     <${ChartBox} id="quality-days" height=${260} config=${{
       type: 'bar',
-      data: { labels: dayLabels.map((day) => f.day(day)), datasets: OUTCOMES.map(([outcome, color]) => ({
-        label: t(outcome), backgroundColor: color, maxBarThickness: 64,
-        data: dayLabels.map((day) => days.filter((row) => row.day === day).reduce((sum, row) => sum + row[outcome], 0)),
+      data: { labels: days.map((row) => f.day(row.day)), datasets: OUTCOMES.map(([outcome, color]) => ({
+        label: t(outcome), backgroundColor: color, maxBarThickness: 64, data: days.map((row) => row[outcome]),
       })) },
       options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
         plugins: { legend: { position: 'bottom' } } } }} />
     <${Table} id="quality-days" title=${t('quality_days')} t=${t} filename=${`quality-${period}-days`} rows=${days}
-      columns=${[{ id: 'day', label: t('day'), value: (row) => row.day, show: (row) => f.day(row.day) }, ...who, ...outcomes,
-        ...lateness.map((c) => ({ ...c, csvOnly: true })), ...reasonColumns]} />
-    <div class="grid">
-      ${rejections.length ? html`
-        <${Table} id="quality-reasons" title=${t('rejections')} t=${t} filename=${`quality-${period}-rejections`}
-          rows=${rejections} columns=${[...who,
-            { id: 'reason', label: t('reason'), value: (row) => row.reason,
-              show: (row) => html`${REASONS.includes(row.reason) ? t(`reason_${row.reason}`) : ''} <code>${row.reason}</code>` },
-            { id: 'rows', label: t('rows'), value: (row) => row.rows, show: (row) => f.integer(row.rows), num: true }]} />`
-        : html`<p class="note" data-testid="no-rejections">${t('no_rejections')}</p>`}
-      <${Table} id="quality-lateness" title=${t('lateness')} t=${t} filename=${`quality-${period}-lateness`}
-        rows=${totals.filter((row) => row.platform !== null)} columns=${[...who, ...lateness]} />
-    </div>`;
+      note=${t('quality_days_note')} columns=${[{ id: 'day', label: t('day'), value: (row) => row.day, show: (row) => f.day(row.day) },
+        ...outcomes, ...lateness.map((c) => ({ ...c, csvOnly: true })), ...reasonColumns]} />
+    ${rejections.length ? html`
+      <${Table} id="quality-reasons" title=${t('rejections')} t=${t} filename=${`quality-${period}-rejections`}
+        rows=${rejections} columns=${[...who,
+          { id: 'reason', label: t('reason'), value: (row) => row.reason,
+            show: (row) => html`${REASONS.includes(row.reason) ? t(`reason_${row.reason}`) : ''} <code>${row.reason}</code>` },
+          { id: 'rows', label: t('rows'), value: (row) => row.rows, show: (row) => f.integer(row.rows), num: true }]} />`
+      : html`<p class="note" data-testid="no-rejections">${t('no_rejections')}</p>`}
+    <${Table} id="quality-lateness" title=${t('lateness')} t=${t} filename=${`quality-${period}-lateness`}
+      rows=${totals.filter((row) => row.platform !== null)} columns=${[...who, ...lateness]} />`;
+}
+
+/** The rows of each arrival day summed over the vendors and platforms shown, in the order of the days. */
+function perDay(items) {
+  const days = new Map();
+  for (const row of items) {
+    if (!days.has(row.day)) {
+      days.set(row.day, { day: row.day, received: 0, accepted: 0, duplicates: 0, rejected: 0, rejected_by_reason: {},
+        lateness: Object.fromEntries(LATENESS.map((bucket) => [bucket, 0])) });
+    }
+    const sum = days.get(row.day);
+    for (const outcome of ['received', 'accepted', 'duplicates', 'rejected']) sum[outcome] += row[outcome];
+    for (const bucket of LATENESS) sum.lateness[bucket] += row.lateness[bucket];
+    for (const [reason, rows] of Object.entries(row.rejected_by_reason)) {
+      sum.rejected_by_reason[reason] = (sum.rejected_by_reason[reason] || 0) + rows;
+    }
+  }
+  return [...days.values()].sort((a, b) => a.day.localeCompare(b.day));
 }
