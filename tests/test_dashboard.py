@@ -15,8 +15,10 @@ import io
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -29,7 +31,7 @@ from tests.test_cli import VNMETER, environment, serving
 USERS_SCALE = 20_000  # 1 demo user for 20,000 (the CLI default is 2,000): a demo of a few seconds
 VISITS_SCALE = 100_000
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
-READER_PAGES = ["overview", "rankings", "origin", "platform", "summaries"]
+READER_PAGES = ["overview", "rankings", "origin", "platform", "summaries", "quality", "reconciliation"]
 
 
 @dataclass
@@ -284,7 +286,8 @@ def test_summaries_show_versions_changes_and_every_format(offline: Offline, serv
 def test_a_vendor_key_sees_only_its_own_platforms(offline: Offline, service: Service) -> None:
     page = sign_in(offline, service, service.vendor)
     links = page.locator("[data-testid=nav] a[data-testid]")
-    assert [links.nth(i).get_attribute("data-testid") for i in range(links.count())] == ["nav-platform"]
+    assert [links.nth(i).get_attribute("data-testid") for i in range(links.count())] == \
+        ["nav-platform", "nav-quality", "nav-reconciliation"]
     page.wait_for_selector("[data-testid=value-mau_avg]")
     options = page.locator("[data-testid=select-platform] option").all_inner_texts()
     assert options == ["Facebook", "Messenger"]
@@ -300,6 +303,27 @@ def test_a_vendor_key_sees_only_its_own_platforms(offline: Offline, service: Ser
     assert "403" in text(page, "[data-testid=error]")
     assert page.locator("[data-testid=value-mau_avg]").count() == 0
     screenshot(page, "vendor-forbidden")
+
+
+def test_data_quality_of_the_demo_is_the_apis(offline: Offline, service: Service) -> None:
+    """The demo posted its events through the ingestion path before the tests: the quality page of the year they
+    arrived in shows the API's counts of every platform, written with Vietnamese thousands separators.
+    (tests/test_dashboard_quality.py checks the page against events of known outcomes.)"""
+    now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    year, quality = next((str(y), q) for y in (now.year, now.year - 1)  # the year before: a demo of New Year's Eve
+                         if (q := service.get("/v1/quality", period=str(y)))["totals"])
+    names = {p["platform_id"]: p["name"] for p in service.get("/v1/platforms")["items"]}
+    assert sum(row["accepted"] for row in quality["totals"]) > 10_000  # so that separators show
+    page = sign_in(offline, service, service.analyst)
+    page.evaluate(f"sessionStorage.setItem('vnmeter.period', '{year}')")
+    page.goto(f"{service.url}/#/quality")
+    page.reload()
+    page.wait_for_selector("[data-testid=table-quality-totals]")
+    expected = [[row["vendor"], names[row["platform"]], *(VI.integer(row[outcome]) for outcome in
+                                                         ("received", "accepted", "duplicates", "rejected"))]
+                for row in quality["totals"]]
+    assert sorted(table(page, "quality-totals")) == sorted(expected)
+    screenshot(page, "quality-demo")
 
 
 def test_docs_work_offline_and_authorize_sends_the_key(offline: Offline, service: Service) -> None:

@@ -140,6 +140,19 @@ def test_declared_totals_against_arrivals_and_mau(api: Api, store: Store) -> Non
     assert corrected["users"] == {"declared": 3, "measured_mau": 3, "difference": 0, "share": 0.0}
 
 
+def test_a_later_declaration_replaces_both_totals(api: Api) -> None:
+    vng = Vendor(api, "vng")
+    vng.declare("zalo", "2022-03", {"events": 10, "users": 4})
+    vng.declare("zalo", "2022-03", {"events": 12}, at="2022-04-06T03:00:00Z")  # users no longer declared
+    (item,) = reconciliation(api, vng.headers, "2022-03")
+    assert (item["events"]["declared"], item["users"]["declared"]) == (12, None)
+    assert item["users"] == {"declared": None, "measured_mau": 0, "difference": None, "share": None}
+    vng.declare("zalo", "2022-03", {"users": 5}, at="2022-04-07T03:00:00Z")  # and now events no longer
+    (item,) = reconciliation(api, vng.headers, "2022-03")
+    assert (item["events"]["declared"], item["users"]["declared"]) == (None, 5)
+    assert item["declared_at"] == "2022-04-07T03:00:00.000Z"
+
+
 def test_who_may_declare_and_what(api: Api) -> None:
     vng = Vendor(api, "vng")
     assert "another vendor" in vng.declare("mocha", "2022-03", {"events": 1}, 403)["error"]

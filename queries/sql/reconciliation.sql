@@ -6,10 +6,10 @@
 SELECT
     d.platform,
     d.month,
-    d.events,
-    d.users,
-    d.declared_by,
-    d.declared_at,
+    d.latest.1 AS events,
+    d.latest.2 AS users,
+    d.latest.3 AS declared_by,
+    d.latest.4 AS declared_at,
     coalesce(q.accepted, 0)   AS accepted,
     coalesce(q.duplicates, 0) AS duplicates,
     coalesce(q.rejected, 0)   AS rejected
@@ -18,10 +18,9 @@ FROM
     SELECT
         platform,
         month,
-        argMax(events, version)      AS events,
-        argMax(users, version)       AS users,
-        argMax(declared_by, version) AS declared_by,
-        argMax(declared_at, version) AS declared_at
+        -- one tuple, taken whole: argMax of a Nullable column alone skips NULLs, so a total the latest
+        -- declaration leaves out would come back from an earlier one
+        argMax((events, users, declared_by, declared_at), version) AS latest
     FROM declared_totals
     WHERE month >= {first_month:Date} AND month <= {last_month:Date} AND has({platforms:Array(String)}, platform)
     GROUP BY platform, month

@@ -25,10 +25,13 @@ export function withQuery(path, params = {}) {
   return text ? `${path}?${text}` : path;
 }
 
-/** The answer to `path`; an ApiError carrying the API's `error` message when it is not 2xx. */
-export async function call(path, { params, method = 'GET', key = session.key() } = {}) {
+/** The answer to `path` (with `json`, if given, as a JSON body); an ApiError carrying the API's `error` message
+ * when it is not 2xx. */
+export async function call(path, { params, method = 'GET', key = session.key(), json } = {}) {
+  const headers = { Authorization: `Bearer ${key}` };
+  if (json !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(withQuery(path, params), {
-    method, headers: { Authorization: `Bearer ${key}` }, cache: 'no-store',
+    method, headers, cache: 'no-store', body: json === undefined ? undefined : JSON.stringify(json),
   });
   if (!response.ok) {
     let message = response.statusText;

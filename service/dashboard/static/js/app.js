@@ -11,14 +11,19 @@ import { RankingsPage } from './pages/rankings.js';
 import { OriginPage } from './pages/origin.js';
 import { PlatformPage } from './pages/platform.js';
 import { SummariesPage } from './pages/summaries.js';
+import { QualityPage } from './pages/quality.js';
+import { ReconciliationPage } from './pages/reconciliation.js';
 
 const READERS = ['admin', 'analyst'];
+const EVERY_ROLE = ['admin', 'analyst', 'vendor'];
 const PAGES = [
   { id: 'overview', roles: READERS, page: OverviewPage },
   { id: 'rankings', roles: READERS, page: RankingsPage },
   { id: 'origin', roles: READERS, page: OriginPage },
-  { id: 'platform', roles: ['admin', 'analyst', 'vendor'], page: PlatformPage },
+  { id: 'platform', roles: EVERY_ROLE, page: PlatformPage },
   { id: 'summaries', roles: READERS, page: SummariesPage },
+  { id: 'quality', roles: EVERY_ROLE, page: QualityPage },
+  { id: 'reconciliation', roles: EVERY_ROLE, page: ReconciliationPage },
 ];
 
 function currentRoute() {
@@ -98,8 +103,10 @@ function Header({ t, lang, setLang, context, period, setPeriod, route, signOut }
       <${PeriodPicker} period=${period} onChange=${setPeriod} years=${[...years].sort()} t=${t} />
       <${Select} id="lang" label=${t('language')} value=${lang} options=${LANGS.map((l) => [l, l === 'vi' ? 'Tiếng Việt' : 'English'])}
         onChange=${setLang} />
-      <div class="who" data-testid="who">${t('signed_in_as')}: ${t(`role_${role}`)}${context.me.vendor ? ` (${context.me.vendor})` : ''}</div>
-      <button type="button" class="secondary" onClick=${signOut} data-testid="sign-out">${t('sign_out')}</button>
+      <div class="account">
+        <div class="who" data-testid="who">${t('signed_in_as')}: ${t(`role_${role}`)}${context.me.vendor ? ` (${context.me.vendor})` : ''}</div>
+        <button type="button" class="secondary" onClick=${signOut} data-testid="sign-out">${t('sign_out')}</button>
+      </div>
     </header>
     ${context.demo && html`<div class="banner" data-testid="demo-banner">${t('demo_banner', {
       users: formatter(lang).integer(context.demo.users), visits: formatter(lang).integer(context.demo.visits) })}</div>`}`;

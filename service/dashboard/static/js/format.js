@@ -51,12 +51,22 @@ export function formatter(lang) {
       const size = Math.abs(value);
       return `${value >= 0 ? '+' : '-'}${number(size * 100, size >= 0.1 ? 0 : 1)}%`;
     },
+    /** A difference with its sign: '+3', '-1', '0'. */
+    signed: (value) => (missing(value) ? '–' : `${value > 0 ? '+' : ''}${number(value)}`),
+    /** A share with its sign and two decimals: '+25,00%', '-16,67%'. */
+    signedPercent: (value) => (missing(value) ? '–' : `${value > 0 ? '+' : ''}${fixed(value * 100, 2)}%`),
     decimal: (value, digits = 1) => (missing(value) ? '–' : number(value, digits)),
     mb: (value) => (missing(value) ? '–' : `${number(value, 1)} MB`),
     month(label) {
       const [year, month] = label.split('-').map(Number);
       return new Intl.DateTimeFormat(locale, { month: 'short', year: 'numeric', timeZone: 'UTC' })
         .format(new Date(Date.UTC(year, month - 1, 1)));
+    },
+    /** A calendar day (YYYY-MM-DD): '05/03/2022' in Vietnamese, '03/05/2022' in English. */
+    day(iso) {
+      const [year, month, day] = iso.split('-').map(Number);
+      return new Intl.DateTimeFormat(locale, { year: 'numeric', month: '2-digit', day: '2-digit', timeZone: 'UTC' })
+        .format(new Date(Date.UTC(year, month - 1, day)));
     },
     datetime: (iso) => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'medium', timeZone: 'Asia/Ho_Chi_Minh' })
       .format(new Date(iso)),
