@@ -22,7 +22,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from queries.periods import Period
+from queries import disclosure
+from queries.periods import Period, period_of_kind
 from queries.registry import CATEGORIES, KINDS, ORIGINS, Registry
 from queries.store import Store
 
@@ -392,32 +393,47 @@ def overview(store: Store, registry: Registry, period: Period,
     }
 
 
+def read_year_cells(store: Store, platform_id: str, by: str, year: int) -> disclosure.YearCells:
+    """A platform's users per value of `by` and month of `year`, with its monthly users (mau by month)."""
+    whole_year = period_of_kind("year", year)
+    rows = store.rows(load_sql("breakdown"), {"platform": platform_id, "dim": by, "first_month": whole_year.start,
+                                              "last_month": whole_year.months[-1]})
+    cells: dict[str, list[int]] = defaultdict(lambda: [0] * disclosure.MONTHS)
+    for key, month, users in rows:
+        cells[key][month.month - 1] += int(users)
+    usage = read_usage(store, [whole_year], platform_id)
+    return disclosure.YearCells(year, {key: tuple(row) for key, row in cells.items() if any(row)},
+                                tuple(usage.month(platform_id, month).mau for month in whole_year.months))
+
+
+def breakdown_items(data: disclosure.YearCells, hidden: frozenset[str], period: Period) -> list[dict[str, Any]]:
+    """The period's table: every value with users in the year, shown ones first (largest first, ties by key),
+    then the hidden ones by key, so that their order says nothing about their size."""
+    platform_mau_sum = sum(data.totals[m] for m in disclosure.month_slots(period))
+    shown, hidden_items = [], []
+    for key in data.cells:
+        label = key or None  # '' is stored when the event gave no value
+        if key in hidden:
+            hidden_items.append({"key": label, "mau_avg": None, "share": None, "suppressed": True})
+            continue
+        users = data.cell(key, period)
+        mau_avg = Fraction(users, period.k)
+        shown.append((mau_avg, {"key": label, "mau_avg": as_json(mau_avg),
+                                "share": as_json(_ratio(users, platform_mau_sum)), "suppressed": False}))
+    shown.sort(key=lambda item: (-item[0], item[1]["key"] is None, item[1]["key"] or ""))
+    hidden_items.sort(key=lambda item: (item["key"] is None, item["key"] or ""))
+    return [item for _, item in shown] + hidden_items
+
+
 def breakdown(store: Store, registry: Registry, platform_id: str, period: Period, by: str,
               min_cell_users: int) -> dict[str, Any]:
     """Users of one platform by province, country or os: each value's mau_avg and its share of the platform's
-    mau_avg; a value with mau_avg under `min_cell_users` is suppressed."""
+    mau_avg, with the values the year's disclosure pattern hides suppressed (docs/DISCLOSURE.md; the
+    protection is `min_cell_users` user-months)."""
     check_choice("by", by, BREAKDOWN_DIMENSIONS)
     if min_cell_users < 1:
         raise ValueError(f"min_cell_users: must be at least 1, got {min_cell_users}")
-    rows = store.rows(load_sql("breakdown"), {"platform": platform_id, "dim": by, "first_month": period.start,
-                                              "last_month": period.months[-1]})
-    users_by_key: dict[str, int] = defaultdict(int)
-    for key, _, users in rows:
-        users_by_key[key] += int(users)
-    usage = read_usage(store, [period], platform_id)
-    platform_mau_sum = sum(usage.month(platform_id, month).mau for month in period.months)
-    shown, hidden = [], []
-    for key, users in users_by_key.items():
-        if users == 0:
-            continue
-        mau_avg = Fraction(users, period.k)
-        label = key or None  # '' is stored when the event gave no value
-        if mau_avg < min_cell_users:
-            hidden.append({"key": label, "mau_avg": None, "share": None, "suppressed": True})
-        else:
-            shown.append((mau_avg, {"key": label, "mau_avg": as_json(mau_avg),
-                                    "share": as_json(_ratio(users, platform_mau_sum)), "suppressed": False}))
-    shown.sort(key=lambda item: (-item[0], item[1]["key"] is None, item[1]["key"] or ""))
-    hidden.sort(key=lambda item: (item["key"] is None, item["key"] or ""))
+    data = read_year_cells(store, platform_id, by, period.start.year)
+    hidden = disclosure.protect(data, threshold=min_cell_users, protection=min_cell_users)
     return {"platform": platform_id, "period": period.label, "by": by,
-            "items": [item for _, item in shown] + hidden}
+            "items": breakdown_items(data, hidden, period)}
