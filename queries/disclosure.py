@@ -25,6 +25,8 @@ from functools import cache
 from queries.periods import Period, period_of_kind
 
 MONTHS = 12
+DEFAULT_MIN_CELL_USERS = 10
+"""k: the default of VNMETER_MIN_CELL_USERS, the threshold and the protection of the breakdown tables."""
 
 
 @cache

@@ -34,8 +34,9 @@ import orjson
 from ingest.limits import MAX_EVENTS_PER_REQUEST
 from queries.periods import Period, parse_period
 from queries.registry import Platform, Province
-from queries.summaries import DEMO_STATE, Summaries, SummaryVersion
+from queries.summaries import DEMO_STATE, SummaryVersion
 from service.context import Services
+from service.summaries import summaries_of
 from service.summaries.render import write_files
 
 USERS_SCALE = 2_000
@@ -277,7 +278,7 @@ def run_demo(ctx: Services, users_scale: int = USERS_SCALE, visits_scale: int = 
     ctx.store.insert("service_state", [[DEMO_STATE, json.dumps({"users": users_scale, "visits": visits_scale}),
                                         datetime.now(UTC)]], ["name", "value", "updated_at"])
     period: Period = parse_period(SUMMARY_PERIOD)
-    version = Summaries(ctx.store, ctx.registry).generate(period, "cli", "demo")
+    version = summaries_of(ctx).generate(period, "cli", "demo")
     files = write_files(version, ctx.settings.data_dir)
     return DemoResult(total, accepted, time.monotonic() - started, version, files)
 

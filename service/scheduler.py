@@ -21,8 +21,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from queries.periods import Period, period_of_kind
-from queries.summaries import Summaries, SummaryRuns
+from queries.summaries import SummaryRuns
 from service.context import Services
+from service.summaries import summaries_of
 from service.summaries.render import write_files
 
 log = logging.getLogger("vnmeter")
@@ -83,7 +84,7 @@ def run_quarter(ctx: Services, quarter: Period, trigger: str) -> RunOutcome | No
     None when the quarter is already done or another process (an API replica, the CronJob) is running it.
     """
     runs = SummaryRuns(ctx.store)
-    summaries = Summaries(ctx.store, ctx.registry)
+    summaries = summaries_of(ctx)
     due_at = datetime.combine(due_date(quarter, ctx.settings.summary_delay_days), time(0), ctx.settings.zone)
     with _RUN_LOCK:
         run_id = runs.claim(quarter.label, trigger)

@@ -155,6 +155,10 @@ CASES: list[Case] = [
          fixed(f"/v1/summaries/{PERIOD}/versions"), SUMMARY_READ),
     Case("GET", "/v1/summaries/{period}/versions/{n}", "summary-version", READ,
          fixed(f"/v1/summaries/{PERIOD}/versions/1"), SUMMARY_READ),
+    Case("GET", "/v1/summaries/{period}/versions/{n}/manifest", "summary-manifest", READ,
+         fixed(f"/v1/summaries/{PERIOD}/versions/1/manifest"), SUMMARY_READ),
+    Case("GET", "/v1/summaries/{period}/versions/{n}/verification", "summary-verification", READ,
+         fixed(f"/v1/summaries/{PERIOD}/versions/1/verification"), SUMMARY_READ),
 ]
 
 

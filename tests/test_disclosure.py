@@ -223,3 +223,18 @@ def test_month_and_quarter_tables_hide_the_same_values(api: Api) -> None:
     published = collect(api, "pq", "province", csv_format=False)
     for label, items in published.tables.items():
         assert {item["key"] for item in items if item["suppressed"]} == {"VN-HN", "VN-DN"}, label
+
+
+def test_the_summarys_tables_are_the_protected_ones(api: Api) -> None:
+    created = api.client.post("/v1/summaries/2022-Q1", headers=ADMIN)
+    assert created.status_code == 201, created.text
+    figures = api.client.get("/v1/summaries/2022-Q1", headers=ADMIN).json()["figures"]
+    tables = {table["platform"]: table["items"] for table in figures["os"]}
+    published = collect(api, "p83", "os", csv_format=False)
+    assert tables["p83"] == published.tables["2022-Q1"]
+    # the analyst combines the summary's table with every table of the API
+    summary_and_api = Published(2022, published.totals, {**published.tables, "2022-Q1": tables["p83"]})
+    assert check_protection(summary_and_api, truth({k: (v,) for k, v in OS_MARCH.items()}, 3), 10, True) > 0
+    markdown = api.client.get("/v1/summaries/2022-Q1", params={"format": "md"}, headers=ADMIN).text
+    # p83's row: android 50 users in March = 50/3 a month in Q1 (17 rounded), ios and no-os hidden
+    assert "| Test platform | 17 | x | x |" in markdown

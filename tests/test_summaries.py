@@ -224,7 +224,7 @@ def test_xlsx_has_one_sheet_per_table(loaded: tuple[Api, dict[str, Any]], analys
     assert response.headers["content-disposition"] == f'attachment; filename="vnmeter-summary-{PERIOD}-v1.xlsx"'
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     assert book.sheetnames == ["Thông tin", "Tổng quan", "Quy mô", "Quy mô – Nhóm", "Liên lạc", "Đi lại", "Tin tức",
-                               "Dịch vụ công", "Dữ liệu VN - nước ngoài", "Địa phương"]
+                               "Dịch vụ công", "Dữ liệu VN - nước ngoài", "Địa phương", "Hệ điều hành", "Phương pháp"]
     rows = list(book["Liên lạc"].iter_rows(values_only=True))
     assert rows[0][:5] == ("Hạng", "Nền tảng", "Nguồn gốc", "Loại", "Người dùng hằng tháng (TB)")
     assert rows[1] == (1, "Zalo", "Việt Nam", "Ứng dụng", 31, 33, "2022-02", 28, 420, None, pytest.approx(0.24), None)

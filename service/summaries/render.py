@@ -12,16 +12,22 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
 
+from queries.manifest import sha256
 from queries.summaries import SummaryVersion
+from service.summaries import methodology
 from service.summaries.text import (
     LABELS,
     Words,
@@ -97,6 +103,7 @@ class Section:
     sentences: list[str] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     charts: list[str] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # titled paragraphs (the methodology)
 
 
 @dataclass
@@ -188,6 +195,39 @@ def _provincial_table(rows: list[dict[str, Any]], words: Words) -> Table:
     ], rows)
 
 
+OS_KEYS = ("android", "ios", "web", "other", "")
+
+
+def _os_table(tables: list[dict[str, Any]], words: Words) -> Table:
+    """One row per platform, one column per operating system: the breakdown's shown value, x when hidden, – when
+    the platform had no user of that system in the year."""
+    label = words.label
+    present = [key for key in OS_KEYS if any((item["key"] or "") == key for t in tables for item in t["items"])]
+    rows = [{"name": t["name"], **{(item["key"] or ""): item for item in t["items"]}} for t in tables]
+
+    def cell(key: str) -> Callable[[dict[str, Any]], Any]:
+        def value(row: dict[str, Any]) -> Any:
+            item = row.get(key)
+            return None if item is None else "x" if item["suppressed"] else item["mau_avg"]
+        return value
+
+    def shown(value: Any) -> str:
+        return value if isinstance(value, str) else words.integer(value)
+
+    return Table(label("sheet_os"), [column(label("platform"), lambda r: r["name"]),
+                                     *(column(label(f"os.{key}"), cell(key), shown, "#,##0") for key in present)],
+                 rows)
+
+
+def _methodology_section(version: SummaryVersion, words: Words) -> Section:
+    text = methodology.statement(version.changes, version.manifest, words)
+    definitions = Table(words.label("sheet_methodology"), [
+        column(words.label("figure"), lambda r: r["figure"]),
+        column(words.label("definition"), lambda r: r["definition"]),
+    ], [{"figure": figure, "definition": definition} for figure, definition in text.definitions])
+    return Section(words.label("methodology"), tables=[definitions], notes=text.paragraphs)
+
+
 def _changes_table(changes: dict[str, Any], names: dict[str, str], words: Words) -> Table:
     label = words.label
 
@@ -253,6 +293,9 @@ def build_document(version: SummaryVersion, lang: str, with_charts: bool = True)
         sections.append(Section(label("provincial"), provincial_sentences(figures["provincial"], words),
                                 [_provincial_table(figures["provincial"], words)]))
 
+    if figures.get("os"):
+        sections.append(Section(label("os"), [label("os_note")], [_os_table(figures["os"], words)]))
+
     names = {row["platform"]: row["name"] for block in figures["categories"] for row in block["platforms"]}
     changes = version.changes
     change_section = Section(label("changes"), changes_sentences(changes, words))
@@ -262,6 +305,7 @@ def build_document(version: SummaryVersion, lang: str, with_charts: bool = True)
         if changes.get(key):
             change_section.sentences.append(f"{label(key)}: {', '.join(names.get(p, p) for p in changes[key])}.")
     sections.append(change_section)
+    sections.append(_methodology_section(version, words))
 
     meta = [(label("version"), str(version.version)),
             (label("created"), version.meta()["created_at"]),
@@ -293,18 +337,37 @@ def filename(version: SummaryVersion, fmt: str) -> str:
     return f"vnmeter-summary-{version.period}-v{version.version}.{fmt}"
 
 
-def write_files(version: SummaryVersion, data_dir: Path, lang: str = "vi",
-                formats: tuple[str, ...] = FILE_FORMATS) -> dict[str, Path]:
-    """Write the version to <data_dir>/summaries/<period>/v<n>.<ext> (atomically: a reader never sees half)."""
+def render_files(version: SummaryVersion) -> dict[str, bytes]:
+    """The version's files by name (v<n>.html, .md, .xlsx, .json; Vietnamese), exactly as `write_files` writes
+    them: rendering is deterministic, so their SHA-256 in the manifest is that of every later rendering."""
+    return {f"v{version.version}.{fmt}": render(version, fmt, "vi") for fmt in FILE_FORMATS}
+
+
+def file_manifest(version: SummaryVersion, files: dict[str, bytes] | None = None) -> dict[str, Any]:
+    """The manifest written beside the files: the stored one, with the files' SHA-256 (of `files`, rendered
+    when not given, for a version stored without them)."""
+    hashes = version.manifest.get("files") or {
+        name: sha256(data) for name, data in (render_files(version) if files is None else files).items()}
+    return {"period": version.period, "version": version.version, "inputs": version.manifest.get("inputs"),
+            "method_changes": version.manifest.get("method_changes"), "files": hashes}
+
+
+def write_files(version: SummaryVersion, data_dir: Path) -> dict[str, Path]:
+    """Write the version's files and its manifest (v<n>.manifest.json) to <data_dir>/summaries/<period>/,
+    atomically (a reader never sees half a file). Returns the paths by format, and 'manifest'."""
     folder = data_dir / "summaries" / version.period
     folder.mkdir(parents=True, exist_ok=True)
+    files = render_files(version)
+    contents = {name.rsplit(".", 1)[1]: (name, data) for name, data in files.items()}
+    contents["manifest"] = (f"v{version.version}.manifest.json",
+                            orjson.dumps(file_manifest(version, files), option=orjson.OPT_INDENT_2))
     written = {}
-    for fmt in formats:
-        path = folder / f"v{version.version}.{fmt}"
+    for key, (name, data) in contents.items():
+        path = folder / name
         partial = path.with_name(f".{path.name}.partial")
-        partial.write_bytes(render(version, fmt, lang))
+        partial.write_bytes(data)
         os.replace(partial, path)
-        written[fmt] = path.resolve()
+        written[key] = path.resolve()
     return written
 
 
@@ -350,6 +413,7 @@ def _xlsx(version: SummaryVersion, document: Document) -> bytes:
     about.column_dimensions["A"].width = 40
     about["A1"].font = Font(bold=True)
     header_fill = PatternFill("solid", fgColor="DDE4EE")
+    last_sheet: Worksheet = about
     for section in document.sections:
         for table in section.tables:
             sheet = workbook.create_sheet(_sheet_title(table.sheet, used))
@@ -369,6 +433,26 @@ def _xlsx(version: SummaryVersion, document: Document) -> bytes:
                     for cell in sheet[letter][1:]:
                         cell.number_format = column.excel
             sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+            last_sheet = sheet
+        if section.notes and section.tables:
+            last_sheet.append([])
+            for title, text in section.notes:
+                last_sheet.append([title, text])
+    return _deterministic_xlsx(workbook, version.created_at)
+
+
+def _deterministic_xlsx(workbook: Workbook, created_at: datetime) -> bytes:
+    """The workbook's bytes, the same for the same content: the document's dates and every zip entry's time
+    are the version's creation time (openpyxl stamps the time of saving), so the manifest's SHA-256 holds."""
+    stamp = created_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    workbook.properties.created = workbook.properties.modified = stamp
+    saved = io.BytesIO()
+    with ZipFile(saved, "w", ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).save()
+    fixed = io.BytesIO()
+    with ZipFile(io.BytesIO(saved.getvalue())) as source, ZipFile(fixed, "w", ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            timed = ZipInfo(entry.filename, date_time=stamp.timetuple()[:6])
+            timed.compress_type = ZIP_DEFLATED
+            target.writestr(timed, source.read(entry.filename))
+    return fixed.getvalue()
