@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
+from zoneinfo import ZoneInfo
 
 import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -56,6 +57,8 @@ CSV_COLUMNS = ("period", "category", "category_label", "kind", "rank", "platform
                "hours_per_user_month", "installs", "installs_total", "penetration", "yoy_mau_avg",
                "yoy_minutes_per_user_day", "yoy_mb_per_user_month", "yoy_sessions_per_month")
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+REPORT_ZONE = "Asia/Ho_Chi_Minh"
+"""The zone of the generated time of a version made before manifests recorded the service's zone."""
 
 _environment = Environment(loader=PackageLoader("service", "templates"),
                            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
@@ -268,19 +271,21 @@ def build_document(version: SummaryVersion, lang: str, with_charts: bool = True)
         sentences = category_sentences(block, figures, words)
         if sentences:
             highlights.append(sentences[0])
-        section = Section(f"{number}. {words.category(category)}", sentences,
-                          [_platform_table(words.category(category), block["platforms"], words)])
+        # apps are ranked by users, websites by visits: one table each, so that ranks never restart in a table
+        by_kind = [(kind, rows) for kind in ("app", "web")
+                   if (rows := [r for r in block["platforms"] if r["kind"] == kind])]
+        name = words.category(category)
+        section = Section(f"{number}. {name}", sentences, [
+            _platform_table(f"{name} – {label(kind)}" if len(by_kind) > 1 else name, rows, words)
+            for kind, rows in by_kind])
         if with_charts:
-            apps = [r for r in block["platforms"] if r["kind"] == "app"]
-            webs = [r for r in block["platforms"] if r["kind"] == "web"]
-            if apps:
-                section.charts.append(charts.bar_chart(apps, "mau_avg", words.users_scale,
-                                                       f"{label('chart_mau')} – {words.category(category)}",
-                                                       label("millions_users"), words))
-            if webs:
-                section.charts.append(charts.bar_chart(webs, "sessions_per_month", words.visits_scale,
-                                                       f"{label('chart_visits')} – {words.category(category)}",
-                                                       label("millions_visits"), words))
+            for kind, rows in by_kind:
+                metric, scale, title, unit = (("mau_avg", words.users_scale, "chart_mau", "millions_users")
+                                              if kind == "app" else
+                                              ("sessions_per_month", words.visits_scale, "chart_visits",
+                                               "millions_visits"))
+                section.charts.append(charts.bar_chart(rows, metric, scale, f"{label(title)} – {name}", label(unit),
+                                                       words))
         sections.append(section)
 
     if share and share["vn"]["platforms"] and share["foreign"]["platforms"]:
@@ -307,8 +312,9 @@ def build_document(version: SummaryVersion, lang: str, with_charts: bool = True)
     sections.append(change_section)
     sections.append(_methodology_section(version, words))
 
+    zone = ZoneInfo(((version.manifest.get("inputs") or {}).get("settings") or {}).get("timezone", REPORT_ZONE))
     meta = [(label("version"), str(version.version)),
-            (label("created"), version.meta()["created_at"]),
+            (label("created"), words.moment(version.created_at, zone)),
             (label("trigger"), label(f"trigger.{version.trigger}"))]
     demo = figures.get("demo")
     note = (label("demo").format(users=words.integer(demo["users"]), visits=words.integer(demo["visits"]))
@@ -397,23 +403,40 @@ def _sheet_title(title: str, used: set[str]) -> str:
     return name
 
 
+XLSX_MIN_WIDTH = 8
+XLSX_MAX_WIDTH = 60
+"""Columns are as wide as their longest text (a header counts for at most XLSX_HEADER_WIDTH, it wraps), within
+these bounds; a longer text wraps inside its cell."""
+XLSX_HEADER_WIDTH = 24
+
+
+def _fit_columns(sheet: Worksheet, rows: list[list[str]], header: bool) -> None:
+    """Set each column's width from the texts shown in it (rows from the sheet's first row) and wrap the texts
+    that do not fit."""
+    widths: dict[int, int] = {}
+    for number, row in enumerate(rows, start=1):
+        for index, text in enumerate(row, start=1):
+            length = min(len(text), XLSX_HEADER_WIDTH) if header and number == 1 else len(text)
+            widths[index] = max(widths.get(index, 0), length)
+            if len(text) > XLSX_MAX_WIDTH:
+                sheet.cell(number, index).alignment = Alignment(wrap_text=True, vertical="top")
+    for index, width in widths.items():
+        sheet.column_dimensions[get_column_letter(index)].width = max(XLSX_MIN_WIDTH, min(XLSX_MAX_WIDTH, width + 2))
+
+
 def _xlsx(version: SummaryVersion, document: Document) -> bytes:
     workbook = Workbook()
     about = workbook.active
     assert about is not None
     used: set[str] = set()
     about.title = _sheet_title(LABELS[document.lang]["sheet_about"], used)
-    about.append([document.title, document.period])
-    for key, value in document.meta:
-        about.append([key, value])
-    if document.note:
-        about.append([document.note])
-    for sentence in document.highlights:
-        about.append([sentence])
-    about.column_dimensions["A"].width = 40
+    about_rows = [[document.title, document.period], *([key, value] for key, value in document.meta),
+                  *([[document.note]] if document.note else []), *([sentence] for sentence in document.highlights)]
+    for line in about_rows:
+        about.append(line)
+    _fit_columns(about, about_rows, header=False)
     about["A1"].font = Font(bold=True)
     header_fill = PatternFill("solid", fgColor="DDE4EE")
-    last_sheet: Worksheet = about
     for section in document.sections:
         for table in section.tables:
             sheet = workbook.create_sheet(_sheet_title(table.sheet, used))
@@ -427,17 +450,19 @@ def _xlsx(version: SummaryVersion, document: Document) -> bytes:
                 if "excel" in row:  # a table of mixed figures carries each row's number format
                     sheet.cell(sheet.max_row, len(values)).number_format = row["excel"]
             for index, column in enumerate(table.columns, start=1):
-                letter = get_column_letter(index)
-                sheet.column_dimensions[letter].width = max(12, min(40, len(column.header) + 2))
                 if column.excel != "General":
-                    for cell in sheet[letter][1:]:
+                    for cell in sheet[get_column_letter(index)][1:]:
                         cell.number_format = column.excel
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{len(table.rows) + 1}"
             sheet.freeze_panes = "A2"
-            last_sheet = sheet
-        if section.notes and section.tables:
-            last_sheet.append([])
-            for title, text in section.notes:
-                last_sheet.append([title, text])
+            texts = [table.headers, *table.text()]
+            if section.notes:  # the methodology's paragraphs follow its definitions
+                sheet.append([])
+                texts.append([])
+                for title, text in section.notes:
+                    sheet.append([title, text])
+                    texts.append([title, text])
+            _fit_columns(sheet, texts, header=True)
     return _deterministic_xlsx(workbook, version.created_at)
 
 

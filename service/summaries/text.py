@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
 
@@ -198,6 +200,16 @@ class Words:
 
     def decimal(self, value: float | None, digits: int = 1) -> str:
         return "–" if value is None else self.number(value, digits)
+
+    def moment(self, at: datetime, zone: ZoneInfo) -> str:
+        """A time in `zone` with its offset: '10:15:03 ngày 7/4/2022 (UTC+07:00)' / '7 April 2022, 10:15:03
+        (UTC+07:00)'."""
+        local = at.astimezone(zone)
+        offset = local.strftime("%z")
+        shown = f"UTC{offset[:3]}:{offset[3:]}"
+        if self.vi:
+            return f"{local:%H:%M:%S} ngày {local.day}/{local.month}/{local.year} ({shown})"
+        return f"{local.day} {MONTHS_EN[local.month - 1]} {local.year}, {local:%H:%M:%S} ({shown})"
 
     # -- periods --------------------------------------------------------------------------------
     def period(self, label: str) -> str:
