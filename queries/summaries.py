@@ -7,7 +7,6 @@ one in-process lock, so late events change the next version, never a stored one.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import uuid
@@ -18,8 +17,9 @@ from typing import Any
 
 import orjson
 
-from queries import manifest, metrics
+from queries import manifest, metrics, present
 from queries.disclosure import DEFAULT_MIN_CELL_USERS
+from queries.figures import compare, rank, summarise
 from queries.periods import Period, parse_period
 from queries.registry import CATEGORIES, Registry
 from queries.store import Store
@@ -30,8 +30,6 @@ LARGE_CHANGE = 0.30
 DATA_SHARE_CATEGORY = "communication"
 DATA_SHARE_TOP = 5
 BAND_EDGES = (1_000_000, 5_000_000)
-DEMO_STATE = "demo_scale"
-"""service_state row written by `vnmeter demo`: JSON {"users": n, "visits": m}, the dataset's scale factors."""
 
 PLATFORM_FIGURES = ("mau_avg", "mau_peak", "minutes_per_user_day", "mb_per_user_month", "sessions_per_month",
                     "hours_per_user_month", "installs", "rank")
@@ -45,17 +43,20 @@ _GENERATION_LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class SummarySettings:
-    """The settings a summary's figures depend on. `recorded` holds those the service layer knows (time zone,
-    ingestion limits); everything here goes into each version's manifest."""
+    """The settings a summary's figures depend on, all recorded in each version's manifest. `recorded` holds
+    those the service layer knows (time zone, ingestion limits); `demo` the scale factors of a demonstration
+    dataset ({"users": n, "visits": m}, None for real data), whose band edges are scaled down alike."""
 
     min_cell_users: int = DEFAULT_MIN_CELL_USERS
     recorded: Mapping[str, Any] = field(default_factory=dict)
+    band_edges: tuple[int, ...] = BAND_EDGES
+    demo: Mapping[str, int] | None = None
 
     def for_manifest(self) -> dict[str, Any]:
         return {**self.recorded, "min_cell_users": self.min_cell_users,
                 "protection_user_months": self.min_cell_users, "large_change": LARGE_CHANGE,
                 "data_share_category": DATA_SHARE_CATEGORY, "data_share_top": DATA_SHARE_TOP,
-                "band_edges": list(BAND_EDGES)}
+                "band_edges": list(self.band_edges), "demo": dict(self.demo) if self.demo else None}
 
 
 @dataclass(frozen=True)
@@ -80,24 +81,20 @@ class SummaryVersion:
 
 
 # -- figures ----------------------------------------------------------------------------------------
-def demo_scale(store: Store) -> dict[str, int] | None:
-    """The scale factors `vnmeter demo` recorded in this store, or None for real data."""
-    rows = store.rows("SELECT argMax(value, updated_at) FROM service_state WHERE name = {n:String} "
-                      "HAVING count() > 0", {"n": DEMO_STATE})
-    if not rows or not rows[0][0]:
-        return None
-    value = json.loads(rows[0][0])
-    return {"users": int(value["users"]), "visits": int(value["visits"])}
-
-
 def gather_figures(store: Store, registry: Registry, period: Period,
-                   min_cell_users: int = DEFAULT_MIN_CELL_USERS) -> dict[str, Any]:
-    """Every figure a summary of `period` shows, as one JSON-serialisable dict (see docs in the renderer)."""
+                   settings: SummarySettings | None = None) -> dict[str, Any]:
+    """Every figure a summary of `period` shows, as one JSON-serialisable dict (see docs in the renderer).
+
+    One exact read of the rollups for the period, the previous one and the year before; every figure is
+    computed once from it (rankings, the data share and the overview come from the same figures)."""
+    settings = settings or SummarySettings()
     platforms = registry.platforms()
     provinces = registry.provinces()
-    scale = demo_scale(store)
-    band_edges = tuple(edge // scale["users"] for edge in BAND_EDGES) if scale else BAND_EDGES
-    by_platform = metrics.all_platform_metrics(store, registry, period)
+    periods = [period, period.previous(), period.year_before()]
+    computed = metrics.all_figures(store, registry, periods, exact=True)
+    current, previous, year_before = computed.by_period
+    active = computed.active(period)
+    by_platform = {pid: present.figures_json(f, previous[pid], year_before[pid]) for pid, f in active.items()}
 
     categories: list[dict[str, Any]] = []
     for category in CATEGORIES:
@@ -106,9 +103,8 @@ def gather_figures(store: Store, registry: Registry, period: Period,
             continue
         ranks: dict[str, int] = {}
         for kind, metric in (("app", "mau_avg"), ("web", "sessions_per_month")):
-            if any(platforms[pid].kind == kind for pid in members):
-                ranked = metrics.rankings(store, registry, period, metric, category=category, kind=kind)
-                ranks.update({item["platform"]: item["rank"] for item in ranked["items"]})
+            ranks.update({item.platform.platform_id: item.rank for item in
+                          rank(current, year_before, platforms, metric, category=category, kind=kind)})
         rows = []
         for pid in members:
             platform = platforms[pid]
@@ -121,12 +117,15 @@ def gather_figures(store: Store, registry: Registry, period: Period,
         categories.append({"category": category, "platforms": rows})
 
     data_share = None
-    if any(platforms[pid].category == DATA_SHARE_CATEGORY for pid in by_platform):
-        data_share = metrics.compare_origin(store, registry, period, DATA_SHARE_CATEGORY,
-                                            metric="mb_per_user_month", top=DATA_SHARE_TOP)
+    in_share = [f for pid, f in active.items() if platforms[pid].category == DATA_SHARE_CATEGORY]
+    if in_share:
+        data_share = present.origin_comparison_json(
+            period, DATA_SHARE_CATEGORY, compare(in_share, {pid: p.origin for pid, p in platforms.items()},
+                                                         "mb_per_user_month", DATA_SHARE_TOP),
+            present.platform_names(platforms))
 
     provincial = []
-    for pid, figures in by_platform.items():
+    for pid, row in by_platform.items():
         platform = platforms[pid]
         if not platform.province:
             continue
@@ -135,14 +134,14 @@ def gather_figures(store: Store, registry: Registry, period: Period,
             "platform": pid, "name": platform.name, "province": platform.province,
             "province_name": province.name if province else platform.province,
             "smartphone_users": province.smartphone_users if province else None,
-            "mau_peak": figures["mau_peak"], "mau_peak_month": figures["mau_peak_month"],
-            "penetration": figures["penetration"], "minutes_per_user_day": figures["minutes_per_user_day"],
-            "installs_total": figures["installs_total"],
+            "mau_peak": row["mau_peak"], "mau_peak_month": row["mau_peak_month"],
+            "penetration": row["penetration"], "minutes_per_user_day": row["minutes_per_user_day"],
+            "installs_total": row["installs_total"],
         })
     provincial.sort(key=lambda r: r["platform"])
 
-    os_tables = [{"platform": row["platform"], "name": row["name"],
-                  "items": metrics.breakdown(store, registry, row["platform"], period, "os", min_cell_users)["items"]}
+    os_tables = [{"platform": row["platform"], "name": row["name"], "items": present.breakdown_json(
+                      metrics.breakdown(store, row["platform"], period, "os", settings.min_cell_users))["items"]}
                  for block in categories for row in block["platforms"]]
 
     return {
@@ -150,13 +149,13 @@ def gather_figures(store: Store, registry: Registry, period: Period,
                    "end": period.end.isoformat(), "months": [f"{m:%Y-%m}" for m in period.months],
                    "previous": period.previous().label, "year_before": period.year_before().label},
         "thresholds": {"large_change": LARGE_CHANGE, "data_share_category": DATA_SHARE_CATEGORY,
-                       "data_share_top": DATA_SHARE_TOP, "band_edges": list(band_edges)},
+                       "data_share_top": DATA_SHARE_TOP, "band_edges": list(settings.band_edges)},
         "categories": categories,
         "data_share": data_share,
-        "overview": metrics.overview(store, registry, period, band_edges=band_edges),
+        "overview": present.overview_json(summarise(period, active, platforms, settings.band_edges)),
         "provincial": provincial,
         "os": os_tables,
-        "demo": scale,
+        "demo": dict(settings.demo) if settings.demo else None,
     }
 
 
@@ -245,7 +244,7 @@ class Summaries:
         if trigger not in TRIGGERS:
             raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}")
         with _GENERATION_LOCK:
-            figures = _plain(gather_figures(self.store, self.registry, period, self.settings.min_cell_users))
+            figures = _plain(gather_figures(self.store, self.registry, period, self.settings))
             previous = self.get(period.label)
             inputs = _plain(manifest.build_inputs(self.store, period, _platforms(figures),
                                                   self.settings.for_manifest()))
@@ -297,8 +296,11 @@ class Summaries:
         """Recompute the version's figures from the stored data, with the settings it was made with, and list
         every figure that differs from the published one (none: the version still holds)."""
         recorded = (version.manifest.get("inputs") or {}).get("settings") or {}
-        min_cell_users = int(recorded.get("min_cell_users", self.settings.min_cell_users))
-        recomputed = _plain(gather_figures(self.store, self.registry, parse_period(version.period), min_cell_users))
+        settings = SummarySettings(
+            int(recorded.get("min_cell_users", self.settings.min_cell_users)), self.settings.recorded,
+            tuple(recorded.get("band_edges", self.settings.band_edges)),
+            recorded.get("demo", self.settings.demo))
+        recomputed = _plain(gather_figures(self.store, self.registry, parse_period(version.period), settings))
         published, now = dict(leaves(version.figures)), dict(leaves(recomputed))
         return [Difference(name, published.get(name), now.get(name)) for name in sorted(published.keys() | now.keys())
                 if not _same(published.get(name), now.get(name))]

@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from queries.disclosure import YearCells, protect, year_periods
-from queries.metrics import breakdown_items
+from queries.figures import Breakdown, breakdown_cells
 from queries.periods import parse_period
+from queries.present import breakdown_json
 from tests.attacker import TOLERANCE, Attack, Published, hidden_cells
 from tests.factories import ADMIN, Api, api_on_fresh_store
 
@@ -66,8 +67,9 @@ def check_protection(published: Published, truth: Mapping[str, Sequence[int]], t
 
 def publish(data: YearCells, threshold: int) -> Published:
     hidden = protect(data, threshold, threshold)
-    return Published(data.year, data.totals, {period.label: breakdown_items(data, hidden, period)
-                                              for period in year_periods(data.year)})
+    return Published(data.year, data.totals, {
+        period.label: breakdown_json(Breakdown("p", period, "os", breakdown_cells(data, hidden, period)))["items"]
+        for period in year_periods(data.year)})
 
 
 # -- the attacks, by hand --------------------------------------------------------------------------------

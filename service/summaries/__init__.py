@@ -9,14 +9,18 @@ from service.context import Services
 
 
 def summary_settings(ctx: Services) -> SummarySettings:
-    """The service's settings that affect a summary's figures (all recorded in its manifest)."""
+    """The service's settings that affect a summary's figures (all recorded in its manifest); on a store filled
+    by `vnmeter demo`, the demo's scale factors and the bands scaled down alike."""
+    from service.demo import demo_scale, summary_band_edges
+
+    scale = demo_scale(ctx.store)
     return SummarySettings(ctx.settings.min_cell_users, {
         "timezone": ctx.settings.timezone,
         "max_duration_s": limits.MAX_DURATION_S,
         "max_bytes": limits.MAX_BYTES,
         "future_tolerance_s": int(limits.FUTURE_TOLERANCE.total_seconds()),
         "earliest_ts": limits.EARLIEST_TS.isoformat(),
-    })
+    }, summary_band_edges(scale), scale)
 
 
 def summaries_of(ctx: Services) -> Summaries:

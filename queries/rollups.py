@@ -1,0 +1,208 @@
+"""Reading what the metrics need from the rollups (SQL in queries/sql/), and the one write those reads rely on:
+counting the users of a changed month again and storing the count (`count_and_store`).
+
+Everything comes from platform_monthly (migration 0004): per platform and month the sums of sessions,
+installs, session seconds and bytes, and uniqExact states whose counts are mau(m) and the sum of dau(d) over
+the month's days. The counts are stored in platform_monthly_counts with the version of the states they were
+counted from (sessions + installs at that moment) and the sums of that moment (migration 0010). A month
+whose stored count is of its current version is exact. A month that received events since its last count
+(docs/METRICS.md, "Months still receiving events") is counted again by the request itself when that is
+cheap, and otherwise answered as it was at its last count, marked provisional, until the background
+refresher (`refresh_counts`, run by service/refresher.py) has counted it again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cache
+from importlib import resources
+
+from queries import disclosure
+from queries.periods import Period, period_of_kind
+from queries.store import Store
+
+INLINE_RECOUNT_PAIRS = 20_000
+"""A request counts changed months again itself while the (day, user) pairs and users they held at their last
+counts add up to at most this (a few milliseconds of merging); the others are answered as of their last count."""
+COUNTED = 9
+"""The column of monthly.sql that says whether the month's stored count is current."""
+LAST_MONTH = date(2100, 12, 1)
+"""The last month of the periods (queries.periods.LAST_YEAR): the refresher looks at every month up to it."""
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of queries/sql/<name>.sql."""
+    return (resources.files("queries") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@dataclass
+class MonthTotals:
+    """One platform and month: exact integers from the rollups."""
+
+    mau: int = 0
+    dau_sum: int = 0
+    sessions: int = 0
+    installs: int = 0
+    duration_s: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Provisional:
+    """A month answered as it was at its last count: `events_counted` of its `events_now` events then."""
+
+    platform: str
+    month: date
+    counted_at: datetime
+    events_counted: int
+    events_now: int
+
+
+@dataclass
+class Usage:
+    """What the rollups hold for some periods: totals per (platform, month) of the periods, installs per month
+    up to the last period's end (for installs_total), and the months answered as of an earlier count."""
+
+    months: dict[tuple[str, date], MonthTotals] = field(default_factory=dict)
+    installs_by_month: dict[str, dict[date, int]] = field(default_factory=dict)
+    provisional: dict[tuple[str, date], Provisional] = field(default_factory=dict)
+
+    def month(self, platform: str, month: date) -> MonthTotals:
+        return self.months.get((platform, month)) or MonthTotals()
+
+    def platforms(self) -> set[str]:
+        return {platform for platform, _ in self.months}
+
+    def installs_up_to(self, platform: str, end: date) -> int:
+        return sum(n for month, n in self.installs_by_month.get(platform, {}).items() if month <= end)
+
+    def provisional_in(self, periods: Iterable[Period], platforms: Iterable[str] | None = None) -> list[Provisional]:
+        """The provisional months of `periods` (of `platforms`, or all), by platform and month."""
+        months = {month for period in periods for month in period.months}
+        chosen = None if platforms is None else set(platforms)
+        return [p for (pid, month), p in sorted(self.provisional.items())
+                if month in months and (chosen is None or pid in chosen)]
+
+
+@dataclass(frozen=True)
+class _LastCount:
+    rows: int
+    totals: MonthTotals
+    counted_at: datetime
+
+    @property
+    def cost(self) -> int:
+        return self.totals.dau_sum + self.totals.mau
+
+
+def read_usage(store: Store, periods: Sequence[Period], platform: str | None = None, exact: bool = False) -> Usage:
+    """The rollups' totals for the months of `periods`, for one platform or all, plus installs per month up to
+    the last period's end.
+
+    One query when every month's count is current. Changed months are counted again in this call (two more
+    queries: the count and its write) when they have no usable earlier count, when `exact`, or while they are
+    cheap (INLINE_RECOUNT_PAIRS); the others are answered as of their last count (`Usage.provisional`).
+    """
+    wanted = {month for period in periods for month in period.months}
+    usage = Usage()
+    changed: dict[tuple[str, date], _LastCount | None] = {}
+    rows = store.rows(load_sql("monthly"), {"last_month": max(wanted), "platform": platform or ""})
+    for (pid, month, sessions, installs, duration_s, size, event_rows, mau, dau_sum, counted, last_rows, last_mau,
+         last_dau_sum, last_sessions, last_installs, last_duration_s, last_bytes, last_counted_at) in rows:
+        if installs:
+            usage.installs_by_month.setdefault(pid, {})[month] = int(installs)
+        if month not in wanted:
+            continue
+        usage.months[(pid, month)] = MonthTotals(int(mau or 0), int(dau_sum or 0), int(sessions), int(installs),
+                                                 int(duration_s), int(size))
+        if not counted:
+            earlier = 0 < int(last_rows) <= int(event_rows)  # versions only grow; anything else is not a count of it
+            changed[(pid, month)] = _LastCount(int(last_rows), MonthTotals(
+                int(last_mau), int(last_dau_sum), int(last_sessions), int(last_installs), int(last_duration_s),
+                int(last_bytes)), _utc(last_counted_at)) if earlier else None
+    if changed:
+        now = _count_now(changed, exact)
+        for key, last in changed.items():
+            if key not in now and last is not None:
+                _as_of_last_count(usage, key, last)
+        if now:
+            count_and_store(store, now, usage)
+    return usage
+
+
+def _count_now(changed: dict[tuple[str, date], _LastCount | None], exact: bool) -> set[tuple[str, date]]:
+    """The changed months a request counts itself: all when `exact`; else those without an earlier count, then
+    the cheapest while within INLINE_RECOUNT_PAIRS."""
+    if exact:
+        return set(changed)
+    now = {key for key, last in changed.items() if last is None}
+    budget = INLINE_RECOUNT_PAIRS
+    for key, last in sorted(((k, v) for k, v in changed.items() if v is not None), key=lambda item: item[1].cost):
+        if last.cost > budget:
+            break
+        budget -= last.cost
+        now.add(key)
+    return now
+
+
+def _as_of_last_count(usage: Usage, key: tuple[str, date], last: _LastCount) -> None:
+    pid, month = key
+    events_now = usage.months[key].sessions + usage.months[key].installs
+    usage.months[key] = last.totals
+    if last.totals.installs:
+        usage.installs_by_month.setdefault(pid, {})[month] = last.totals.installs
+    else:
+        usage.installs_by_month.get(pid, {}).pop(month, None)
+    usage.provisional[key] = Provisional(pid, month, last.counted_at, last.rows, events_now)
+
+
+def count_and_store(store: Store, months: set[tuple[str, date]], usage: Usage | None = None) -> int:
+    """Count the users of the given (platform, month) states again, store the counts with the sums of the same
+    read, and (with `usage`) put them in. Returns how many counts were stored."""
+    recounted = store.rows(load_sql("monthly_stale"), {
+        "platforms": sorted({pid for pid, _ in months}), "months": sorted({month for _, month in months})})
+    if usage is not None:
+        found = 0
+        for pid, month, _, mau, dau_sum, sessions, installs, duration_s, size in recounted:
+            if (pid, month) in months:
+                usage.months[(pid, month)] = MonthTotals(int(mau), int(dau_sum), int(sessions), int(installs),
+                                                         int(duration_s), int(size))
+                if installs:
+                    usage.installs_by_month.setdefault(pid, {})[month] = int(installs)
+                found += 1
+        if found != len(months):
+            raise RuntimeError("rollup rows of platform_monthly vanished while being read; retry the request")
+    counted_at = datetime.now(UTC)
+    store.insert("platform_monthly_counts", [[*row, counted_at] for row in recounted],
+                 ["platform", "month", "event_rows", "mau", "dau_sum", "sessions", "installs", "duration_s", "bytes",
+                  "counted_at"])
+    return len(recounted)
+
+
+def refresh_counts(store: Store) -> int:
+    """Count again every month, of every platform, that received events since its last count (the background
+    refresher's write); returns how many counts were stored."""
+    rows = store.rows(load_sql("monthly"), {"last_month": LAST_MONTH, "platform": ""})
+    changed = {(row[0], row[1]) for row in rows if not row[COUNTED]}
+    return count_and_store(store, changed) if changed else 0
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def read_year_cells(store: Store, platform_id: str, by: str, year: int) -> disclosure.YearCells:
+    """A platform's users per value of `by` and month of `year`, with its monthly users (mau by month, exact)."""
+    whole_year = period_of_kind("year", year)
+    rows = store.rows(load_sql("breakdown"), {"platform": platform_id, "dim": by, "first_month": whole_year.start,
+                                              "last_month": whole_year.months[-1]})
+    cells: dict[str, list[int]] = defaultdict(lambda: [0] * disclosure.MONTHS)
+    for key, month, users in rows:
+        cells[key][month.month - 1] += int(users)
+    usage = read_usage(store, [whole_year], platform_id, exact=True)
+    return disclosure.YearCells(year, {key: tuple(row) for key, row in cells.items() if any(row)},
+                                tuple(usage.month(platform_id, month).mau for month in whole_year.months))
