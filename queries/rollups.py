@@ -19,16 +19,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from queries import disclosure
 from queries.periods import Period, period_of_kind
 from queries.store import Store
 
-INLINE_RECOUNT_PAIRS = 20_000
-"""A request counts changed months again itself while the (day, user) pairs and users they held at their last
-counts add up to at most this (a few milliseconds of merging); the others are answered as of their last count."""
-COUNTED = 9
-"""The column of monthly.sql that says whether the month's stored count is current."""
+INLINE_RECOUNT_SIZE = 20_000
+"""A request counts changed months again itself only when their years' states hold at most this many users and
+(day, user) pairs together at their last counts (a few milliseconds); otherwise it answers them as of their
+last count. platform_monthly is partitioned by year and a part's rows share one granule, so counting any
+month again reads every state of its year, whichever platform it is."""
 LAST_MONTH = date(2100, 12, 1)
 """The last month of the periods (queries.periods.LAST_YEAR): the refresher looks at every month up to it."""
 
@@ -89,43 +90,55 @@ class Usage:
 
 
 @dataclass(frozen=True)
-class _LastCount:
+class _Count:
+    """A stored count of a month: its version (the month's events then), users, user-days and sums, and time."""
+
     rows: int
     totals: MonthTotals
     counted_at: datetime
 
+    @classmethod
+    def of(cls, stored: Sequence[Any]) -> _Count:
+        rows, mau, dau_sum, sessions, installs, duration_s, size, counted_at = stored
+        return cls(int(rows), MonthTotals(int(mau), int(dau_sum), int(sessions), int(installs), int(duration_s),
+                                          int(size)), _utc(counted_at))
+
     @property
-    def cost(self) -> int:
-        return self.totals.dau_sum + self.totals.mau
+    def has_sums(self) -> bool:
+        """Stored with the month's sums (migration 0010): sessions + installs is its version."""
+        return self.rows > 0 and self.totals.sessions + self.totals.installs == self.rows
 
 
 def read_usage(store: Store, periods: Sequence[Period], platform: str | None = None, exact: bool = False) -> Usage:
     """The rollups' totals for the months of `periods`, for one platform or all, plus installs per month up to
     the last period's end.
 
-    One query when every month's count is current. Changed months are counted again in this call (two more
-    queries: the count and its write) when they have no usable earlier count, when `exact`, or while they are
-    cheap (INLINE_RECOUNT_PAIRS); the others are answered as of their last count (`Usage.provisional`).
+    One query when every month's count is current. A month that received events since its last count is
+    counted again in this call (`count_and_store`: two more queries) when it has no earlier count with its sums,
+    when `exact`, or when its year's states are small (INLINE_RECOUNT_SIZE); otherwise it is answered as it was
+    at its last count (`Usage.provisional`) until the background refresher counts it again.
     """
     wanted = {month for period in periods for month in period.months}
     usage = Usage()
-    changed: dict[tuple[str, date], _LastCount | None] = {}
+    changed: dict[tuple[str, date], _Count | None] = {}
     rows = store.rows(load_sql("monthly"), {"last_month": max(wanted), "platform": platform or ""})
-    for (pid, month, sessions, installs, duration_s, size, event_rows, mau, dau_sum, counted, last_rows, last_mau,
-         last_dau_sum, last_sessions, last_installs, last_duration_s, last_bytes, last_counted_at) in rows:
+    for pid, month, sessions, installs, duration_s, size, event_rows, stored in rows:
         if installs:
             usage.installs_by_month.setdefault(pid, {})[month] = int(installs)
         if month not in wanted:
             continue
-        usage.months[(pid, month)] = MonthTotals(int(mau or 0), int(dau_sum or 0), int(sessions), int(installs),
-                                                 int(duration_s), int(size))
-        if not counted:
-            earlier = 0 < int(last_rows) <= int(event_rows)  # versions only grow; anything else is not a count of it
-            changed[(pid, month)] = _LastCount(int(last_rows), MonthTotals(
-                int(last_mau), int(last_dau_sum), int(last_sessions), int(last_installs), int(last_duration_s),
-                int(last_bytes)), _utc(last_counted_at)) if earlier else None
+        counts = [_Count.of(entry) for entry in stored or ()]
+        current = next((c for c in counts if c.rows == event_rows), None)
+        if current is not None:
+            usage.months[(pid, month)] = MonthTotals(current.totals.mau, current.totals.dau_sum, int(sessions),
+                                                     int(installs), int(duration_s), int(size))
+            continue
+        usage.months[(pid, month)] = MonthTotals(0, 0, int(sessions), int(installs), int(duration_s), int(size))
+        # versions only grow: a count of a higher version is not one of this month's states
+        earlier = [c for c in counts if c.has_sums and c.rows < event_rows]
+        changed[(pid, month)] = max(earlier, key=lambda c: c.rows) if earlier else None
     if changed:
-        now = _count_now(changed, exact)
+        now = set(changed) if exact else _count_now(store, changed)
         for key, last in changed.items():
             if key not in now and last is not None:
                 _as_of_last_count(usage, key, last)
@@ -134,22 +147,19 @@ def read_usage(store: Store, periods: Sequence[Period], platform: str | None = N
     return usage
 
 
-def _count_now(changed: dict[tuple[str, date], _LastCount | None], exact: bool) -> set[tuple[str, date]]:
-    """The changed months a request counts itself: all when `exact`; else those without an earlier count, then
-    the cheapest while within INLINE_RECOUNT_PAIRS."""
-    if exact:
-        return set(changed)
+def _count_now(store: Store, changed: dict[tuple[str, date], _Count | None]) -> set[tuple[str, date]]:
+    """The changed months a request counts itself: those without an earlier count, and those of years whose
+    states are small."""
     now = {key for key, last in changed.items() if last is None}
-    budget = INLINE_RECOUNT_PAIRS
-    for key, last in sorted(((k, v) for k, v in changed.items() if v is not None), key=lambda item: item[1].cost):
-        if last.cost > budget:
-            break
-        budget -= last.cost
-        now.add(key)
+    years = sorted({month.year for (_, month), last in changed.items() if last is not None})
+    if years:
+        sizes = dict(store.rows(load_sql("count_sizes"), {"years": years}))
+        now |= {(pid, month) for (pid, month), last in changed.items()
+                if last is not None and int(sizes.get(month.year, 0)) <= INLINE_RECOUNT_SIZE}
     return now
 
 
-def _as_of_last_count(usage: Usage, key: tuple[str, date], last: _LastCount) -> None:
+def _as_of_last_count(usage: Usage, key: tuple[str, date], last: _Count) -> None:
     pid, month = key
     events_now = usage.months[key].sessions + usage.months[key].installs
     usage.months[key] = last.totals
@@ -187,7 +197,8 @@ def refresh_counts(store: Store) -> int:
     """Count again every month, of every platform, that received events since its last count (the background
     refresher's write); returns how many counts were stored."""
     rows = store.rows(load_sql("monthly"), {"last_month": LAST_MONTH, "platform": ""})
-    changed = {(row[0], row[1]) for row in rows if not row[COUNTED]}
+    changed = {(pid, month) for pid, month, *_, event_rows, stored in rows
+               if not any(entry[0] == event_rows for entry in stored or ())}
     return count_and_store(store, changed) if changed else 0
 
 

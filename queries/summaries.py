@@ -119,10 +119,10 @@ def gather_figures(store: Store, registry: Registry, period: Period,
     data_share = None
     in_share = [f for pid, f in active.items() if platforms[pid].category == DATA_SHARE_CATEGORY]
     if in_share:
-        data_share = present.origin_comparison_json(
-            period, DATA_SHARE_CATEGORY, compare(in_share, {pid: p.origin for pid, p in platforms.items()},
-                                                         "mb_per_user_month", DATA_SHARE_TOP),
-            present.platform_names(platforms))
+        shares = compare(in_share, {pid: p.origin for pid, p in platforms.items()}, "mb_per_user_month",
+                         DATA_SHARE_TOP)
+        data_share = present.origin_comparison_json(period, DATA_SHARE_CATEGORY, shares,
+                                                    present.platform_names(platforms))
 
     provincial = []
     for pid, row in by_platform.items():

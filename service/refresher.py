@@ -9,7 +9,7 @@ from queries.rollups import refresh_counts
 from queries.store import Store
 from service.periodic import Periodic
 
-REFRESH_INTERVAL_S = 2.0
+REFRESH_INTERVAL_S = 5.0
 """How long after its events a changed month is counted again at the latest (plus the count's own time)."""
 FIRST_REFRESH_DELAY_S = 5.0
 """The first pass waits a little after start-up, so that short-lived apps (tests, one-off tools) run none."""

@@ -53,7 +53,7 @@ def test_an_expensive_changed_month_is_answered_as_of_its_last_count(client: Tes
     first = get(client, "/v1/platforms/app1/metrics?period=2022-Q1")  # no count yet: counted now, exact
     assert (first["mau_by_month"][0]["mau"], first["sessions"]) == (2, 2) and "provisional" not in first
     # every changed month is "expensive" now: requests answer it as of its last count
-    monkeypatch.setattr(rollups, "INLINE_RECOUNT_PAIRS", 0)
+    monkeypatch.setattr(rollups, "INLINE_RECOUNT_SIZE", 0)
     post(client, ("c", "2022-01-10T12:00:00+07:00"), ("a", "2022-01-11T09:00:00+07:00"))
     second = get(client, "/v1/platforms/app1/metrics?period=2022-Q1")
     # as it was at the count of 2 events: 2 users, 2 sessions, 2 user-days (not 3 users with the 4 sessions now)
@@ -66,6 +66,8 @@ def test_an_expensive_changed_month_is_answered_as_of_its_last_count(client: Tes
     ranked = get(client, "/v1/rankings?period=2022-Q1&metric=mau_avg")
     assert ranked["items"][0]["value"] == 2 / 3 and ranked["provisional"][0]["month"] == "2022-01"
     assert get(client, "/v1/overview?period=2022-Q1")["provisional"][0]["events_now"] == 4
+    csv = client.get("/v1/rankings?period=2022-Q1&metric=mau_avg&format=csv", headers=ADMIN)
+    assert csv.headers["X-Provisional-Months"] == "app1:2022-01"
     # a summary counts first: exact
     created = client.post("/v1/summaries/2022-Q1", headers=ADMIN)
     assert created.status_code == 201
@@ -81,7 +83,7 @@ def test_the_refresher_counts_changed_months_again(client: TestClient, store: St
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     post(client, ("a", "2022-02-10T10:00:00+07:00"))
     get(client, "/v1/platforms/app1/metrics?period=2022-Q1")
-    monkeypatch.setattr(rollups, "INLINE_RECOUNT_PAIRS", 0)
+    monkeypatch.setattr(rollups, "INLINE_RECOUNT_SIZE", 0)
     post(client, ("b", "2022-02-10T11:00:00+07:00"), ("c", "2022-03-01T11:00:00+07:00"))
     # March has no count at all: counted by the request; February has an earlier one: answered as of it
     body = get(client, "/v1/platforms/app1/metrics?period=2022-Q1")
@@ -110,6 +112,6 @@ def test_requests_count_cheap_changed_months_themselves(client: TestClient, stor
     post(client, ("a", "2022-01-10T10:00:00+07:00"))
     get(client, "/v1/platforms/app1/metrics?period=2022-Q1")
     post(client, ("b", "2022-01-10T10:00:00+07:00"))
-    # the last count held 1 user and 1 user-day, far under INLINE_RECOUNT_PAIRS: counted now, exact
+    # the year's states hold 1 user and 1 user-day, far under INLINE_RECOUNT_SIZE: counted now, exact
     body = get(client, "/v1/platforms/app1/metrics?period=2022-Q1")
     assert body["mau_by_month"][0]["mau"] == 2 and "provisional" not in body

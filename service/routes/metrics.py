@@ -56,14 +56,19 @@ def _own_platform(platform_id: str, who: Principal, ctx: Services) -> None:
                                  f"its own platforms")
 
 
-def _csv(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+def _csv(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
+         body: dict[str, Any] | None = None) -> Response:
+    """CSV of `rows`; months answered as of an earlier count (the JSON's "provisional") are named in the
+    X-Provisional-Months header as platform:YYYY-MM, comma-separated."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
         writer.writerow(["" if value is None else _cell(value) for value in row])
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+    headers = {"Content-Disposition": f'attachment; filename="{filename}.csv"'}
+    if body and body.get("provisional"):
+        headers["X-Provisional-Months"] = ",".join(f"{p['platform']}:{p['month']}" for p in body["provisional"])
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 def _cell(value: Any) -> str:
@@ -81,7 +86,7 @@ def platform_metrics(platform_id: str, period: str = Query(description=PERIOD_HE
     body = present.platform_metrics_json(metrics.platform_metrics(ctx.store, ctx.registry, platform_id, parsed))
     if fmt == "csv":
         return _csv(f"{platform_id}-{parsed.label}-mau", ["month", "mau"],
-                    ([row["month"], row["mau"]] for row in body["mau_by_month"]))
+                    ([row["month"], row["mau"]] for row in body["mau_by_month"]), body)
     return body
 
 
@@ -114,7 +119,7 @@ def rankings(period: str = Query(description=PERIOD_HELP),
     if fmt == "csv":
         columns = ["rank", "platform", "name", "origin", "category", "kind", "value", "yoy"]
         return _csv(f"rankings-{parsed.label}-{metric}", columns,
-                    ([item[c] for c in columns] for item in body["items"]))
+                    ([item[c] for c in columns] for item in body["items"]), body)
     return body
 
 
@@ -133,7 +138,7 @@ def compare_origin(period: str = Query(description=PERIOD_HELP), category: str =
                  body[origin]["share"]]
                 for origin in ("vn", "foreign") for p in body[origin]["platforms"])
         return _csv(f"compare-{parsed.label}-{category}-{metric}",
-                    ["origin", "platform", "name", "mau_avg", "value", "origin_total", "origin_share"], rows)
+                    ["origin", "platform", "name", "mau_avg", "value", "origin_total", "origin_share"], rows, body)
     return body
 
 
@@ -150,5 +155,5 @@ def overview(period: str = Query(description=PERIOD_HELP),
         rows: list[list[Any]] = [["band", band["min"], band["max"], None, band["platforms"]]
                                  for band in body["bands"]]
         rows += [["category", edges[0], None, category, count] for category, count in body["categories"].items()]
-        return _csv(f"overview-{parsed.label}", ["section", "min", "max", "category", "platforms"], rows)
+        return _csv(f"overview-{parsed.label}", ["section", "min", "max", "category", "platforms"], rows, body)
     return body
