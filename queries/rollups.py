@@ -28,8 +28,8 @@ from queries.store import Store
 INLINE_RECOUNT_SIZE = 200_000
 """A request counts changed months again itself only when their years' states hold at most this many users and
 (day, user) pairs together at their last counts (merging them takes a few tens of milliseconds); otherwise it
-answers them as of their last count. platform_monthly is partitioned by year and a part's rows share one granule, so counting any
-month again reads every state of its year, whichever platform it is."""
+answers them as of their last count. platform_monthly is partitioned by year and a part's rows share one
+granule, so counting any month again reads every state of its year, whichever platform it is."""
 LAST_MONTH = date(2100, 12, 1)
 """The last month of the periods (queries.periods.LAST_YEAR): the refresher looks at every month up to it."""
 
