@@ -12,10 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from queries.sealing import SEALED_BEFORE, sealed_before
 from queries.store import Store
-
-SEALED_BEFORE = "sealed_before"
-"""Name (and prefix of the names) of the watermark rows; a bare `sealed_before` row is from before 2026-12."""
 
 
 @dataclass(frozen=True)
@@ -30,14 +28,6 @@ class Sealed:
     def as_dict(self) -> dict[str, str | list[str]]:
         return {"sealed_before": f"{self.sealed_before:%Y-%m}", "requested": f"{self.requested:%Y-%m}",
                 "destroyed_months": [f"{month:%Y-%m}" for month in self.destroyed_months]}
-
-
-def sealed_before(store: Store) -> date:
-    """The first month that is not sealed, read from storage (no cache); date.min when nothing is sealed."""
-    value = store.rows("SELECT max(value) FROM service_state WHERE startsWith(name, {n:String})",
-                       {"n": SEALED_BEFORE})
-    text = value[0][0] if value else ""
-    return date.fromisoformat(text) if text else date.min
 
 
 def seal(store: Store, before: date) -> Sealed:

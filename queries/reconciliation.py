@@ -69,7 +69,7 @@ def _difference(measured: int, declared: int | None) -> dict[str, Any]:
 
 def measured_mau(store: Store, registry: Registry, period: Period) -> dict[tuple[str, date], int]:
     """mau(m) of every platform and month of `period` that has one, as the metrics define it."""
-    (figures,) = metrics.all_figures(store, registry, [period])
+    figures = metrics.all_figures(store, registry, [period], exact=True).of(period)  # every month counted first
     return {(platform, month): mau for platform, found in figures.items() for month, mau in found.mau_by_month}
 
 

@@ -7,18 +7,20 @@ one in-process lock, so late events change the next version, never a stored one.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 
-from queries import metrics
-from queries.periods import Period
+from queries import manifest, metrics, present
+from queries.disclosure import DEFAULT_MIN_CELL_USERS
+from queries.figures import compare, rank, summarise
+from queries.periods import Period, parse_period
 from queries.registry import CATEGORIES, Registry
 from queries.store import Store
 
@@ -28,8 +30,6 @@ LARGE_CHANGE = 0.30
 DATA_SHARE_CATEGORY = "communication"
 DATA_SHARE_TOP = 5
 BAND_EDGES = (1_000_000, 5_000_000)
-DEMO_STATE = "demo_scale"
-"""service_state row written by `vnmeter demo`: JSON {"users": n, "visits": m}, the dataset's scale factors."""
 
 PLATFORM_FIGURES = ("mau_avg", "mau_peak", "minutes_per_user_day", "mb_per_user_month", "sessions_per_month",
                     "hours_per_user_month", "installs", "rank")
@@ -42,6 +42,24 @@ _GENERATION_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
+class SummarySettings:
+    """The settings a summary's figures depend on, all recorded in each version's manifest. `recorded` holds
+    those the service layer knows (time zone, ingestion limits); `demo` the scale factors of a demonstration
+    dataset ({"users": n, "visits": m}, None for real data), whose band edges are scaled down alike."""
+
+    min_cell_users: int = DEFAULT_MIN_CELL_USERS
+    recorded: Mapping[str, Any] = field(default_factory=dict)
+    band_edges: tuple[int, ...] = BAND_EDGES
+    demo: Mapping[str, int] | None = None
+
+    def for_manifest(self) -> dict[str, Any]:
+        return {**self.recorded, "min_cell_users": self.min_cell_users,
+                "protection_user_months": self.min_cell_users, "large_change": LARGE_CHANGE,
+                "data_share_category": DATA_SHARE_CATEGORY, "data_share_top": DATA_SHARE_TOP,
+                "band_edges": list(self.band_edges), "demo": dict(self.demo) if self.demo else None}
+
+
+@dataclass(frozen=True)
 class SummaryVersion:
     period: str
     version: int
@@ -50,6 +68,7 @@ class SummaryVersion:
     created_by: str
     figures: dict[str, Any]
     changes: dict[str, Any]
+    manifest: dict[str, Any] = field(default_factory=dict)  # inputs, files, method_changes; {} before 0010
 
     def meta(self) -> dict[str, Any]:
         return {"period": self.period, "version": self.version,
@@ -62,34 +81,30 @@ class SummaryVersion:
 
 
 # -- figures ----------------------------------------------------------------------------------------
-def demo_scale(store: Store) -> dict[str, int] | None:
-    """The scale factors `vnmeter demo` recorded in this store, or None for real data."""
-    rows = store.rows("SELECT argMax(value, updated_at) FROM service_state WHERE name = {n:String} "
-                      "HAVING count() > 0", {"n": DEMO_STATE})
-    if not rows or not rows[0][0]:
-        return None
-    value = json.loads(rows[0][0])
-    return {"users": int(value["users"]), "visits": int(value["visits"])}
+def gather_figures(store: Store, registry: Registry, period: Period,
+                   settings: SummarySettings | None = None) -> dict[str, Any]:
+    """Every figure a summary of `period` shows, as one JSON-serialisable dict (see docs in the renderer).
 
-
-def gather_figures(store: Store, registry: Registry, period: Period) -> dict[str, Any]:
-    """Every figure a summary of `period` shows, as one JSON-serialisable dict (see docs in the renderer)."""
+    One exact read of the rollups for the period, the previous one and the year before; every figure is
+    computed once from it (rankings, the data share and the overview come from the same figures)."""
+    settings = settings or SummarySettings()
     platforms = registry.platforms()
     provinces = registry.provinces()
-    scale = demo_scale(store)
-    band_edges = tuple(edge // scale["users"] for edge in BAND_EDGES) if scale else BAND_EDGES
-    by_platform = metrics.all_platform_metrics(store, registry, period)
+    periods = [period, period.previous(), period.year_before()]
+    computed = metrics.all_figures(store, registry, periods, exact=True)
+    current, previous, year_before = computed.by_period
+    active = computed.active(period)
+    by_platform = {pid: present.figures_json(f, previous[pid], year_before[pid]) for pid, f in active.items()}
 
-    categories = []
+    categories: list[dict[str, Any]] = []
     for category in CATEGORIES:
         members = [pid for pid in by_platform if platforms[pid].category == category]
         if not members:
             continue
         ranks: dict[str, int] = {}
         for kind, metric in (("app", "mau_avg"), ("web", "sessions_per_month")):
-            if any(platforms[pid].kind == kind for pid in members):
-                ranked = metrics.rankings(store, registry, period, metric, category=category, kind=kind)
-                ranks.update({item["platform"]: item["rank"] for item in ranked["items"]})
+            ranks.update({item.platform.platform_id: item.rank for item in
+                          rank(current, year_before, platforms, metric, category=category, kind=kind)})
         rows = []
         for pid in members:
             platform = platforms[pid]
@@ -102,12 +117,15 @@ def gather_figures(store: Store, registry: Registry, period: Period) -> dict[str
         categories.append({"category": category, "platforms": rows})
 
     data_share = None
-    if any(platforms[pid].category == DATA_SHARE_CATEGORY for pid in by_platform):
-        data_share = metrics.compare_origin(store, registry, period, DATA_SHARE_CATEGORY,
-                                            metric="mb_per_user_month", top=DATA_SHARE_TOP)
+    in_share = [f for pid, f in active.items() if platforms[pid].category == DATA_SHARE_CATEGORY]
+    if in_share:
+        shares = compare(in_share, {pid: p.origin for pid, p in platforms.items()}, "mb_per_user_month",
+                         DATA_SHARE_TOP)
+        data_share = present.origin_comparison_json(period, DATA_SHARE_CATEGORY, shares,
+                                                    present.platform_names(platforms))
 
     provincial = []
-    for pid, figures in by_platform.items():
+    for pid, row in by_platform.items():
         platform = platforms[pid]
         if not platform.province:
             continue
@@ -116,23 +134,28 @@ def gather_figures(store: Store, registry: Registry, period: Period) -> dict[str
             "platform": pid, "name": platform.name, "province": platform.province,
             "province_name": province.name if province else platform.province,
             "smartphone_users": province.smartphone_users if province else None,
-            "mau_peak": figures["mau_peak"], "mau_peak_month": figures["mau_peak_month"],
-            "penetration": figures["penetration"], "minutes_per_user_day": figures["minutes_per_user_day"],
-            "installs_total": figures["installs_total"],
+            "mau_peak": row["mau_peak"], "mau_peak_month": row["mau_peak_month"],
+            "penetration": row["penetration"], "minutes_per_user_day": row["minutes_per_user_day"],
+            "installs_total": row["installs_total"],
         })
     provincial.sort(key=lambda r: r["platform"])
+
+    os_tables = [{"platform": row["platform"], "name": row["name"], "items": present.breakdown_json(
+                      metrics.breakdown(store, row["platform"], period, "os", settings.min_cell_users))["items"]}
+                 for block in categories for row in block["platforms"]]
 
     return {
         "period": {"label": period.label, "kind": period.kind, "start": period.start.isoformat(),
                    "end": period.end.isoformat(), "months": [f"{m:%Y-%m}" for m in period.months],
                    "previous": period.previous().label, "year_before": period.year_before().label},
         "thresholds": {"large_change": LARGE_CHANGE, "data_share_category": DATA_SHARE_CATEGORY,
-                       "data_share_top": DATA_SHARE_TOP, "band_edges": list(band_edges)},
+                       "data_share_top": DATA_SHARE_TOP, "band_edges": list(settings.band_edges)},
         "categories": categories,
         "data_share": data_share,
-        "overview": metrics.overview(store, registry, period, band_edges=band_edges),
+        "overview": present.overview_json(summarise(period, active, platforms, settings.band_edges)),
         "provincial": provincial,
-        "demo": scale,
+        "os": os_tables,
+        "demo": dict(settings.demo) if settings.demo else None,
     }
 
 
@@ -158,6 +181,10 @@ def flatten(figures: dict[str, Any]) -> dict[str, tuple[str, str, Any]]:
         flat[f"overview:{name}"] = ("overview", name, overview.get(name))
     for row in figures.get("provincial", []):
         flat[f"provincial:{row['platform']}:penetration"] = (row["platform"], "penetration", row["penetration"])
+    for table in figures.get("os", []):
+        for item in table["items"]:
+            key = item["key"] or ""
+            flat[f"os:{table['platform']}:{key}"] = (table["platform"], f"os.{key}", item["mau_avg"])
     return flat
 
 
@@ -189,31 +216,56 @@ def compare_figures(before: dict[str, Any] | None, after: dict[str, Any], agains
 
 
 # -- storage ------------------------------------------------------------------------------------------------
-class Summaries:
-    """Generates, stores and reads summary versions."""
+RenderFiles = Callable[[SummaryVersion], Mapping[str, bytes]]
+"""The output files of a version by file name (v1.html ...), as the service layer renders them."""
 
-    def __init__(self, store: Store, registry: Registry):
+
+@dataclass(frozen=True)
+class Difference:
+    """A published figure that the stored data no longer gives."""
+
+    figure: str
+    published: Any
+    recomputed: Any
+
+
+class Summaries:
+    """Generates, stores, reads and verifies summary versions."""
+
+    def __init__(self, store: Store, registry: Registry, settings: SummarySettings | None = None,
+                 render_files: RenderFiles | None = None):
         self.store = store
         self.registry = registry
+        self.settings = settings or SummarySettings()
+        self.render_files = render_files
 
     def generate(self, period: Period, trigger: str, created_by: str = "") -> SummaryVersion:
-        """Gather the figures now and store them as the period's next version."""
+        """Gather the figures now and store them as the period's next version, with its manifest."""
         if trigger not in TRIGGERS:
             raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}")
         with _GENERATION_LOCK:
-            figures = _plain(gather_figures(self.store, self.registry, period))
+            figures = _plain(gather_figures(self.store, self.registry, period, self.settings))
             previous = self.get(period.label)
+            inputs = _plain(manifest.build_inputs(self.store, period, _platforms(figures),
+                                                  self.settings.for_manifest()))
             changes = compare_figures(previous.figures if previous else None, figures,
                                       previous.version if previous else None)
+            record = {"inputs": inputs, "files": {},
+                      "method_changes": manifest.differences(previous.manifest.get("inputs") if previous else None,
+                                                             inputs)}
             now = datetime.now(UTC)
             created_at = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as stored: DateTime64(3)
             version = SummaryVersion(period.label, (previous.version if previous else 0) + 1, created_at,
-                                     trigger, created_by, figures, changes)
+                                     trigger, created_by, figures, _plain(changes), _plain(record))
+            if self.render_files is not None:
+                files = {name: manifest.sha256(data) for name, data in self.render_files(version).items()}
+                version = replace(version, manifest={**version.manifest, "files": files})
             self.store.insert(
                 "summaries",
                 [[version.period, version.version, version.created_at, trigger, created_by,
-                  orjson.dumps(figures).decode(), orjson.dumps(changes).decode()]],
-                ["period", "version", "created_at", "trigger", "created_by", "figures", "changes"],
+                  orjson.dumps(figures).decode(), orjson.dumps(version.changes).decode(),
+                  orjson.dumps(version.manifest).decode()]],
+                ["period", "version", "created_at", "trigger", "created_by", "figures", "changes", "manifest"],
             )
         return version
 
@@ -226,20 +278,32 @@ class Summaries:
 
     def get(self, period: str, version: int | None = None) -> SummaryVersion | None:
         """One version of the period (the latest when `version` is None), or None."""
+        columns = "version, created_at, toString(trigger), created_by, figures, changes, manifest"
         if version is None:
-            sql = ("SELECT version, created_at, toString(trigger), created_by, figures, changes FROM summaries "
-                   "WHERE period = {p:String} ORDER BY version DESC LIMIT 1")
+            sql = f"SELECT {columns} FROM summaries WHERE period = {{p:String}} ORDER BY version DESC LIMIT 1"
             params: dict[str, Any] = {"p": period}
         else:
-            sql = ("SELECT version, created_at, toString(trigger), created_by, figures, changes FROM summaries "
-                   "WHERE period = {p:String} AND version = {v:UInt32} LIMIT 1")
+            sql = f"SELECT {columns} FROM summaries WHERE period = {{p:String}} AND version = {{v:UInt32}} LIMIT 1"
             params = {"p": period, "v": version}
         rows = self.store.rows(sql, params)
         if not rows:
             return None
-        number, created_at, trigger, created_by, figures, changes = rows[0]
+        number, created_at, trigger, created_by, figures, changes, stored_manifest = rows[0]
         return SummaryVersion(period, number, _utc(created_at), trigger, created_by, orjson.loads(figures),
-                              orjson.loads(changes))
+                              orjson.loads(changes), orjson.loads(stored_manifest) if stored_manifest else {})
+
+    def verify(self, version: SummaryVersion) -> list[Difference]:
+        """Recompute the version's figures from the stored data, with the settings it was made with, and list
+        every figure that differs from the published one (none: the version still holds)."""
+        recorded = (version.manifest.get("inputs") or {}).get("settings") or {}
+        settings = SummarySettings(
+            int(recorded.get("min_cell_users", self.settings.min_cell_users)), self.settings.recorded,
+            tuple(recorded.get("band_edges", self.settings.band_edges)),
+            recorded.get("demo", self.settings.demo))
+        recomputed = _plain(gather_figures(self.store, self.registry, parse_period(version.period), settings))
+        published, now = dict(leaves(version.figures)), dict(leaves(recomputed))
+        return [Difference(name, published.get(name), now.get(name)) for name in sorted(published.keys() | now.keys())
+                if not _same(published.get(name), now.get(name))]
 
     def latest_made_since(self, period: str, triggers: tuple[str, ...], since: datetime) -> int | None:
         """The latest version of the period made by one of `triggers` at or after `since`, if any."""
@@ -248,6 +312,25 @@ class Summaries:
             "AND created_at >= {since:DateTime64(3, 'UTC')} HAVING count() > 0",
             {"p": period, "t": list(triggers), "since": since.astimezone(UTC).replace(tzinfo=None)})
         return int(rows[0][0]) if rows else None
+
+
+def _platforms(figures: dict[str, Any]) -> list[str]:
+    return [row["platform"] for block in figures["categories"] for row in block["platforms"]]
+
+
+def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every number, text or null of a figures document with a readable path: list entries are named by
+    their platform, category, key or month when they have one (categories.communication.zalo.mau_avg)."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from leaves(item, f"{path}.{name}" if path else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            label = next((item[k] for k in ("platform", "category", "key", "month") if isinstance(item, dict)
+                          and k in item), index)
+            yield from leaves(item, f"{path}.{'(none)' if label is None else label}")
+    else:
+        yield path, value
 
 
 def _plain(value: Any) -> Any:

@@ -14,6 +14,7 @@ from queries.store import Store, StoreUnavailable
 from service import dashboard, errors, openapi
 from service.context import build
 from service.limits import RequestLimits
+from service.refresher import CountRefresher
 from service.routes import admin, events, keys, maintenance, me, metrics, platforms, quality, summaries
 from service.scheduler import Scheduler
 from service.settings import Settings
@@ -44,11 +45,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = None
         stop = threading.Event()
-        scheduler: list[Scheduler] = []
+        background: list[Scheduler | CountRefresher] = []
 
         def start(opened: Store) -> None:
             app.state.services = build(settings, opened)
-            scheduler.append(Scheduler(app.state.services).start())
+            background.append(Scheduler(app.state.services).start())
+            background.append(CountRefresher(opened).start())
 
         if store is not None or settings.target.is_embedded:
             start(store or Store(settings.target))
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             yield
         finally:
             stop.set()
-            for running in scheduler:
+            for running in background:
                 running.stop()
             if app.state.services is not None:
                 app.state.services.close()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from pydantic import ValidationError
 
 from queries.store import Store, StoreError, StoreLocked, private_directory
@@ -63,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     revoke = keys_commands.add_parser("revoke", help="revoke a key by its id (see `vnmeter keys list`)")
     revoke.add_argument("id")
     summary = commands.add_parser("summary", help="generate a period's summary (a new version) and write its files")
-    summary.add_argument("period", nargs="?", help="YYYY-Qn, YYYY-Hn, YYYY or YYYY-MM")
+    summary.add_argument("period", nargs="*", metavar="PERIOD",
+                         help="YYYY-Qn, YYYY-Hn, YYYY or YYYY-MM; `verify PERIOD [--version N]` recomputes a "
+                              "published version from the stored data and says which figures differ")
+    summary.add_argument("--version", type=int, help="with verify: the version to check (default: the latest)")
     summary.add_argument("--previous-quarter", action="store_true",
                          help="the due previous quarter, only if its scheduled summary is not made yet (for cron)")
     summary.add_argument("--format", choices=["json", "md", "html", "xlsx", "csv"],
@@ -265,9 +269,16 @@ def keys_revoke(settings: Settings, key_id: str) -> int:
 
 def cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
     from queries.periods import parse_period
-    from queries.summaries import Summaries
+    from service.summaries import summaries_of
     from service.summaries.render import render, write_files
 
+    if args.period[:1] == ["verify"]:
+        return summary_verify(settings, args)
+    if len(args.period) > 1:
+        raise CliError(f"give one period, got {' '.join(args.period)!r} (or: vnmeter summary verify PERIOD)")
+    if args.version is not None:
+        raise CliError("--version is for `vnmeter summary verify PERIOD --version N`")
+    args.period = args.period[0] if args.period else None
     if bool(args.period) == args.previous_quarter:
         raise CliError("give a period (such as 2022-Q1) or --previous-quarter, not both")
     if args.out and not args.format:
@@ -282,7 +293,7 @@ def cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     try:
         with services_for_cli(settings) as ctx:
-            version = Summaries(ctx.store, ctx.registry).generate(period, "cli", "cli")
+            version = summaries_of(ctx).generate(period, "cli", "cli")
             files = write_files(version, settings.data_dir)
             output = render(version, args.format, args.lang) if args.format else None
             number = version.version
@@ -293,8 +304,9 @@ def cmd_summary(settings: Settings, args: argparse.Namespace) -> int:
 
 def summary_previous_quarter(settings: Settings, args: argparse.Namespace) -> int:
     """The cron job: make the due previous quarter's summary unless the scheduler or an earlier run made it."""
-    from queries.summaries import Summaries, SummaryRuns
+    from queries.summaries import SummaryRuns
     from service.scheduler import latest_due_quarter, local_today, run_quarter
+    from service.summaries import summaries_of
     from service.summaries.render import render
 
     quarter = latest_due_quarter(local_today(datetime.now(UTC), settings.zone), settings.summary_delay_days)
@@ -307,7 +319,7 @@ def summary_previous_quarter(settings: Settings, args: argparse.Namespace) -> in
             if outcome is None:
                 print(f"vnmeter: another process is making the summary of {quarter.label}; nothing to do")
                 return 0
-            version = Summaries(ctx.store, ctx.registry).get(quarter.label, outcome.version)
+            version = summaries_of(ctx).get(quarter.label, outcome.version)
             assert version is not None
             output = render(version, args.format, args.lang) if args.format else None
     except StoreLocked:
@@ -315,6 +327,55 @@ def summary_previous_quarter(settings: Settings, args: argparse.Namespace) -> in
               f"{quarter.label} when it is due", file=sys.stderr)
         return 0
     return _emit(output, args.out, quarter.label, outcome.version, outcome.files)
+
+
+def summary_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """`vnmeter summary verify PERIOD [--version N]`: 0 when the published figures (and the version's files in
+    the data directory) equal what the stored data gives now; 1 naming each figure or file that differs."""
+    from queries.manifest import sha256
+    from queries.periods import parse_period
+    from service.summaries import summaries_of
+    from service.summaries.render import file_manifest
+
+    if len(args.period) != 2:
+        raise CliError("usage: vnmeter summary verify PERIOD [--version N]")
+    try:
+        period = parse_period(args.period[1]).label
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        with services_for_cli(settings) as ctx:
+            summaries = summaries_of(ctx)
+            version = summaries.get(period, args.version)
+            if version is None:
+                raise CliError(f"no summary of {period}" + (f" version {args.version}" if args.version else ""))
+            number = version.version
+            differences = [vars(d) for d in summaries.verify(version)]
+            hashes = file_manifest(version)["files"]
+    except StoreLocked:
+        with running_service(settings) as client:
+            if args.version is None:
+                args.version = expect(client.get(f"/v1/summaries/{period}"), 200)["version"]
+            base = f"/v1/summaries/{period}/versions/{args.version}"
+            number = args.version
+            differences = expect(client.get(f"{base}/verification"), 200)["differences"]
+            hashes = expect(client.get(f"{base}/manifest"), 200)["files"]
+    folder = settings.data_dir / "summaries" / period
+    changed_files = [name for name, digest in sorted(hashes.items())
+                     if (folder / name).exists() and sha256((folder / name).read_bytes()) != digest]
+    if not differences and not changed_files:
+        checked = [name for name in sorted(hashes) if (folder / name).exists()]
+        print(f"vnmeter: summary of {period} version {number} verified: every figure equals the one recomputed "
+              f"from the stored data" + (f"; files unchanged: {', '.join(checked)}" if checked else ""))
+        return 0
+    print(f"vnmeter: summary of {period} version {number} does NOT hold: {len(differences)} figures differ "
+          f"from the stored data, {len(changed_files)} files differ from the published ones", file=sys.stderr)
+    for difference in differences:
+        print(f"  {difference['figure']}: published {difference['published']!r}, recomputed "
+              f"{difference['recomputed']!r}", file=sys.stderr)
+    for name in changed_files:
+        print(f"  file {folder / name}: SHA-256 differs from the manifest's", file=sys.stderr)
+    return 1
 
 
 def summary_through_service(settings: Settings, period: str, args: argparse.Namespace
@@ -334,6 +395,9 @@ def summary_through_service(settings: Settings, period: str, args: argparse.Name
             private_directory(target.parent)
             target.write_bytes(response.content)
             files[fmt] = target.resolve()
+        target = settings.data_dir / "summaries" / period / f"v{number}.manifest.json"
+        target.write_bytes(orjson.dumps(expect(client.get(f"{path}/manifest"), 200), option=orjson.OPT_INDENT_2))
+        files["manifest"] = target.resolve()
         output = None
         if args.format:
             response = client.get(path, params={"format": args.format, "lang": args.lang})

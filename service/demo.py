@@ -34,8 +34,10 @@ import orjson
 from ingest.limits import MAX_EVENTS_PER_REQUEST
 from queries.periods import Period, parse_period
 from queries.registry import Platform, Province
-from queries.summaries import DEMO_STATE, Summaries, SummaryVersion
+from queries.store import Store
+from queries.summaries import BAND_EDGES, SummaryVersion
 from service.context import Services
+from service.summaries import summaries_of
 from service.summaries.render import write_files
 
 USERS_SCALE = 2_000
@@ -44,9 +46,26 @@ VISITS_PER_VISITOR = 6
 BATCH_EVENTS = MAX_EVENTS_PER_REQUEST
 MONTH_SPREAD = 0.002
 """Monthly users vary by ±0.2% around the average (February highest), the average staying exact."""
+DEMO_STATE = "demo_scale"
+"""service_state row written by `vnmeter demo`: JSON {"users": n, "visits": m}, the dataset's scale factors."""
 PERIODS = {"2021-Q1": "avg_2021_q1", "2022-Q1": "avg_2022_q1"}
 SUMMARY_PERIOD = "2022-Q1"
 SEED = 20220401
+
+
+def demo_scale(store: Store) -> dict[str, int] | None:
+    """The scale factors `vnmeter demo` recorded in this store, or None for real data."""
+    rows = store.rows("SELECT argMax(value, updated_at) FROM service_state WHERE name = {n:String} "
+                      "HAVING count() > 0", {"n": DEMO_STATE})
+    if not rows or not rows[0][0]:
+        return None
+    value = json.loads(rows[0][0])
+    return {"users": int(value["users"]), "visits": int(value["visits"])}
+
+
+def summary_band_edges(scale: dict[str, int] | None) -> tuple[int, ...]:
+    """The summary's user bands, scaled down as the demo's users are (the real edges for real data)."""
+    return tuple(edge // scale["users"] for edge in BAND_EDGES) if scale else BAND_EDGES
 
 
 class DemoError(Exception):
@@ -277,7 +296,7 @@ def run_demo(ctx: Services, users_scale: int = USERS_SCALE, visits_scale: int = 
     ctx.store.insert("service_state", [[DEMO_STATE, json.dumps({"users": users_scale, "visits": visits_scale}),
                                         datetime.now(UTC)]], ["name", "value", "updated_at"])
     period: Period = parse_period(SUMMARY_PERIOD)
-    version = Summaries(ctx.store, ctx.registry).generate(period, "cli", "demo")
+    version = summaries_of(ctx).generate(period, "cli", "demo")
     files = write_files(version, ctx.settings.data_dir)
     return DemoResult(total, accepted, time.monotonic() - started, version, files)
 

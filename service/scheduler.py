@@ -21,8 +21,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from queries.periods import Period, period_of_kind
-from queries.summaries import Summaries, SummaryRuns
+from queries.summaries import SummaryRuns
 from service.context import Services
+from service.periodic import Periodic
+from service.summaries import summaries_of
 from service.summaries.render import write_files
 
 log = logging.getLogger("vnmeter")
@@ -83,7 +85,7 @@ def run_quarter(ctx: Services, quarter: Period, trigger: str) -> RunOutcome | No
     None when the quarter is already done or another process (an API replica, the CronJob) is running it.
     """
     runs = SummaryRuns(ctx.store)
-    summaries = Summaries(ctx.store, ctx.registry)
+    summaries = summaries_of(ctx)
     due_at = datetime.combine(due_date(quarter, ctx.settings.summary_delay_days), time(0), ctx.settings.zone)
     with _RUN_LOCK:
         run_id = runs.claim(quarter.label, trigger)
@@ -104,16 +106,16 @@ def run_quarter(ctx: Services, quarter: Period, trigger: str) -> RunOutcome | No
 
 
 # -- the background thread -----------------------------------------------------------------------------
-class Scheduler:
+class Scheduler(Periodic):
     """Checks for due quarters every `interval_s` seconds in a daemon thread until stopped."""
+
+    thread_name = "vnmeter-scheduler"
+    task = "summary scheduler check"
 
     def __init__(self, ctx: Services, interval_s: float = CHECK_INTERVAL_S,
                  first_delay_s: float = FIRST_CHECK_DELAY_S):
+        super().__init__(interval_s, first_delay_s)
         self.ctx = ctx
-        self.interval_s = interval_s
-        self.first_delay_s = first_delay_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self, now: datetime | None = None) -> list[RunOutcome]:
         """One check: run every due quarter not done yet (oldest first)."""
@@ -130,22 +132,3 @@ class Scheduler:
                      outcome.files.get("html", ""))
             outcomes.append(outcome)
         return outcomes
-
-    def start(self) -> Scheduler:
-        self._thread = threading.Thread(target=self._loop, name="vnmeter-scheduler", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout_s: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout_s)
-
-    def _loop(self) -> None:
-        wait = self.first_delay_s
-        while not self._stop.wait(wait):
-            wait = self.interval_s
-            try:
-                self.tick()
-            except Exception:  # keep the service up; the next check retries what failed
-                log.exception("summary scheduler check failed; retrying in %.0f s", self.interval_s)

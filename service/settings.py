@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from queries.disclosure import DEFAULT_MIN_CELL_USERS
 from queries.store import IDENTIFIER, Target, resolve_target
 
 
@@ -25,7 +26,8 @@ class Settings(BaseSettings):
     cache_ttl_s: float = Field(5.0, ge=0, le=300, description="how long keys, registry and pseudonym keys are cached")
     rate_limit_rps: float = Field(50.0, gt=0, description="requests per second allowed per API key")
     rate_limit_burst: int = Field(200, ge=1, description="requests a key may make at once before the rate applies")
-    min_cell_users: int = Field(10, ge=1, description="breakdown cells with fewer users are suppressed")
+    min_cell_users: int = Field(DEFAULT_MIN_CELL_USERS, ge=1, description="breakdown values with fewer users in "
+                                "a month are hidden (docs/DISCLOSURE.md)")
     summary_delay_days: int = Field(7, ge=0, le=90, description="days after a quarter ends before its summary")
     ingest_memory_mb: int = Field(1024, ge=64, description="memory for ingestion requests at once: half for "
                                   "decoding bodies (199 MiB each at most), half for rows waiting to be stored (48 "

@@ -169,6 +169,10 @@ CASES: list[Case] = [
     *[Case("PUT", "/v1/platforms/{platform_id}/declared/{month}", f"declare-for-{p}", frozenset({OWNER[p]}),
            fixed(f"/v1/platforms/{p}/declared/2022-02"), body=lambda _: {"json": {"events": 1}}) for p in ("pa", "pb")],
     Case("GET", "/v1/reconciliation", "reconciliation", ANY_KEY, fixed(f"/v1/reconciliation?period={PERIOD}")),
+    Case("GET", "/v1/summaries/{period}/versions/{n}/manifest", "summary-manifest", READ,
+         fixed(f"/v1/summaries/{PERIOD}/versions/1/manifest"), SUMMARY_READ),
+    Case("GET", "/v1/summaries/{period}/versions/{n}/verification", "summary-verification", READ,
+         fixed(f"/v1/summaries/{PERIOD}/versions/1/verification"), SUMMARY_READ),
 ]
 
 

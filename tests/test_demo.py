@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import orjson
 import pytest
 
@@ -21,6 +22,7 @@ from queries.store import Store
 from service.context import Services, build
 from service.demo import DemoError, run_demo
 from service.settings import Settings
+from service.summaries import summaries_of
 
 USERS_SCALE = 20_000  # 1 demo user for 20,000 (the CLI default is 2,000)
 VISITS_SCALE = 100_000
@@ -94,8 +96,17 @@ def test_the_scaled_summary_reproduces_the_report(services: Services, demo: tupl
     assert "Số lượng người sử dụng Vé xe rẻ và An Vui sụt giảm khoảng 80% so với cùng kỳ Quý I/2021." in html
     assert "Tổng số lượt truy cập trung bình hằng tháng của VnExpress là 135,7 triệu lượt, dẫn đầu nhóm." in html
     assert "<svg" in html and "tỷ lệ 1:20.000" in html
-    assert sorted(result.files) == ["html", "json", "md", "xlsx"]
+    assert sorted(result.files) == ["html", "json", "manifest", "md", "xlsx"]
     assert all(path.is_file() for path in result.files.values())
+    # a fresh demo's summary verifies: the stored data still gives every published figure
+    assert summaries_of(services).verify(result.version) == []
+    # news has an app and websites: one table each, ranked from 1 (apps by users, websites by visits)
+    book = openpyxl.load_workbook(result.files["xlsx"])
+    ranked = {sheet.title: [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+              for sheet in book.worksheets if sheet["A1"].value == "Hạng"}
+    assert ranked["Tin tức – Ứng dụng"] == [1] and ranked["Tin tức – Website"] == [1, 2, 3]
+    for title, ranks in ranked.items():
+        assert ranks == list(range(1, len(ranks) + 1)), title
     assert result.files["html"] == (services.settings.data_dir / "summaries" / "2022-Q1" / "v1.html").resolve()
 
     # Through the ingestion pipeline: every generated event is stored once, one vendor key per vendor.

@@ -612,11 +612,14 @@ def test_overview_csv(world: World) -> None:
 # -- GET /v1/platforms/{id}/breakdown -----------------------------------------------------------------------
 
 def test_breakdown_suppressed_by_default(world: World) -> None:
-    # VNMETER_MIN_CELL_USERS defaults to 10: every cell of this small dataset is hidden, sorted by key
+    # VNMETER_MIN_CELL_USERS defaults to 10: every value of this small dataset has fewer than 10 users in some
+    # month of 2022, so each is hidden in every table of the year, listed by key (no value last). The list is
+    # the values with users in 2022: the os-less event of u6 (local 1 April) adds the no-value row to Q1.
     body = world.get(f"/v1/platforms/zalo/breakdown?period={T}&by=os")
     assert body == {"platform": "zalo", "period": T, "by": "os", "items": [
         {"key": "android", "mau_avg": None, "share": None, "suppressed": True},
-        {"key": "ios", "mau_avg": None, "share": None, "suppressed": True}]}
+        {"key": "ios", "mau_avg": None, "share": None, "suppressed": True},
+        {"key": None, "mau_avg": None, "share": None, "suppressed": True}]}
 
 
 @pytest.fixture(scope="module")
@@ -635,29 +638,40 @@ def breakdown_items(client: TestClient, by: str, csv_format: bool = False) -> An
 
 
 def test_breakdown(small_cells: dict[int, TestClient]) -> None:
+    # At 1 user no cell is under the threshold: every value with users in 2022 is shown, in Q1 too when 0.
     # os: android Jan {u1, u3} 2, Feb {u1} 1, Mar {u4, u1, u3} 3 -> 6/3 = 2; ios Jan {u2}, Feb {u2}, Mar {u5} -> 1;
-    # shares of zalo's 3 + 2 + 4 = 9 user-months: 6/9 and 3/9
+    # no os: only u6 on 1 April -> 0; shares of zalo's 3 + 2 + 4 = 9 user-months: 6/9, 3/9, 0
     assert breakdown_items(small_cells[1], "os") == [
         {"key": "android", "mau_avg": 2.0, "share": 2 / 3, "suppressed": False},
-        {"key": "ios", "mau_avg": 1.0, "share": 1 / 3, "suppressed": False}]
-    # at 2 users, ios (1) is hidden; android (exactly 2) is not
-    assert breakdown_items(small_cells[2], "os") == [
-        {"key": "android", "mau_avg": 2.0, "share": 2 / 3, "suppressed": False},
-        {"key": "ios", "mau_avg": None, "share": None, "suppressed": True}]
+        {"key": "ios", "mau_avg": 1.0, "share": 1 / 3, "suppressed": False},
+        {"key": None, "mau_avg": 0.0, "share": 0.0, "suppressed": False}]
     # province: VN-HN Jan {u1}, Feb {u1}, Mar {u4, u1, u5} -> 5/3; VN-SG {u2} twice -> 2/3; none ({u3} twice) -> 2/3
+    # (a tie: the key-less row last)
     assert breakdown_items(small_cells[1], "province") == [
         {"key": "VN-HN", "mau_avg": 5 / 3, "share": 5 / 9, "suppressed": False},
-        {"key": "VN-SG", "mau_avg": None, "share": None, "suppressed": True},
-        {"key": None, "mau_avg": None, "share": None, "suppressed": True}]
+        {"key": "VN-SG", "mau_avg": 2 / 3, "share": 2 / 9, "suppressed": False},
+        {"key": None, "mau_avg": 2 / 3, "share": 2 / 9, "suppressed": False}]
     # country: VN 2 + 2 + 3 = 7 -> 7/3; US {u3} in Jan and Mar -> 2/3
     assert breakdown_items(small_cells[1], "country") == [
         {"key": "VN", "mau_avg": 7 / 3, "share": 7 / 9, "suppressed": False},
-        {"key": "US", "mau_avg": None, "share": None, "suppressed": True}]
+        {"key": "US", "mau_avg": 2 / 3, "share": 2 / 9, "suppressed": False}]
+    # At 2 users: android has 1 user in February, ios 1 in every month, no-os 1 in April: all three are hidden
+    # for 2022. Country: VN has 1 user (u6) in April, US 1 in January: both hidden.
+    assert breakdown_items(small_cells[2], "os") == [
+        {"key": "android", "mau_avg": None, "share": None, "suppressed": True},
+        {"key": "ios", "mau_avg": None, "share": None, "suppressed": True},
+        {"key": None, "mau_avg": None, "share": None, "suppressed": True}]
+    assert breakdown_items(small_cells[2], "country") == [
+        {"key": "US", "mau_avg": None, "share": None, "suppressed": True},
+        {"key": "VN", "mau_avg": None, "share": None, "suppressed": True}]
 
 
 def test_breakdown_csv(small_cells: dict[int, TestClient]) -> None:
     assert breakdown_items(small_cells[1], "province", csv_format=True) == (
-        f"key,mau_avg,share,suppressed\nVN-HN,{5 / 3!r},{5 / 9!r},false\nVN-SG,,,true\n,,,true\n")
+        f"key,mau_avg,share,suppressed\nVN-HN,{5 / 3!r},{5 / 9!r},false\nVN-SG,{2 / 3!r},{2 / 9!r},false\n"
+        f",{2 / 3!r},{2 / 9!r},false\n")
+    assert breakdown_items(small_cells[2], "province", csv_format=True) == (
+        "key,mau_avg,share,suppressed\nVN-HN,,,true\nVN-SG,,,true\n,,,true\n")
 
 
 # -- CSV of platform metrics, 422, 404 and access --------------------------------------------------------------

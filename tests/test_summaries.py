@@ -7,12 +7,13 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from queries.store import Store
 from service.summaries.text import Words
@@ -224,7 +225,7 @@ def test_xlsx_has_one_sheet_per_table(loaded: tuple[Api, dict[str, Any]], analys
     assert response.headers["content-disposition"] == f'attachment; filename="vnmeter-summary-{PERIOD}-v1.xlsx"'
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     assert book.sheetnames == ["Thông tin", "Tổng quan", "Quy mô", "Quy mô – Nhóm", "Liên lạc", "Đi lại", "Tin tức",
-                               "Dịch vụ công", "Dữ liệu VN - nước ngoài", "Địa phương"]
+                               "Dịch vụ công", "Dữ liệu VN - nước ngoài", "Địa phương", "Hệ điều hành", "Phương pháp"]
     rows = list(book["Liên lạc"].iter_rows(values_only=True))
     assert rows[0][:5] == ("Hạng", "Nền tảng", "Nguồn gốc", "Loại", "Người dùng hằng tháng (TB)")
     assert rows[1] == (1, "Zalo", "Việt Nam", "Ứng dụng", 31, 33, "2022-02", 28, 420, None, pytest.approx(0.24), None)
@@ -345,3 +346,67 @@ def test_vietnamese_and_english_number_formatting() -> None:
     assert [en.period(p) for p in ("2022-Q1", "2022-H2", "2022", "2022-03")] == ["Q1 2022", "H2 2022", "2022",
                                                                                  "March 2022"]
     assert vi.names(["Messenger", "Viber", "Telegram"]) == "Messenger, Viber và Telegram"
+
+
+# -- polish: chart axes, the generated time, ranks, spreadsheet -------------------------------------------
+def test_chart_ticks_are_written_in_the_reports_language(loaded: tuple[Api, dict[str, Any]],
+                                                         analyst: dict[str, str]) -> None:
+    from service.summaries.charts import LocaleFormatter
+
+    assert LocaleFormatter(Words("vi")).format_ticks([0, 0.5, 1.0, 1.5]) == ["0,0", "0,5", "1,0", "1,5"]
+    assert LocaleFormatter(Words("en")).format_ticks([0, 0.5, 1.0, 1.5]) == ["0.0", "0.5", "1.0", "1.5"]
+    assert LocaleFormatter(Words("vi")).format_ticks([0, 2000, 4000]) == ["0", "2.000", "4.000"]
+    api, _ = loaded
+    # Zalo's 31 users a month, in millions: ticks of 0.000005 million
+    vi = api.client.get(f"/v1/summaries/{PERIOD}", params={"format": "html"}, headers=analyst).text
+    en = api.client.get(f"/v1/summaries/{PERIOD}", params={"format": "html", "lang": "en"}, headers=analyst).text
+    assert ">0,000030</text>" in vi and ">0.000030</text>" in en
+    assert ">0.000030</text>" not in vi
+
+
+def test_the_generated_time_is_vietnams(loaded: tuple[Api, dict[str, Any]], analyst: dict[str, str]) -> None:
+    api, created = loaded
+    utc = datetime.fromisoformat(created["created_at"])
+    local = utc + timedelta(hours=7)  # Asia/Ho_Chi_Minh has been UTC+7 since 1975
+    html = api.client.get(f"/v1/summaries/{PERIOD}", params={"format": "html"}, headers=analyst).text
+    assert (f"Thời điểm tạo: {local:%H:%M:%S} ngày {local.day}/{local.month}/{local.year} (UTC+07:00)"
+            in html)
+    markdown = api.client.get(f"/v1/summaries/{PERIOD}", params={"format": "md", "lang": "en"}, headers=analyst).text
+    assert f"- Created: {local.day} {local:%B} {local.year}, {local:%H:%M:%S} (UTC+07:00)\n" in markdown
+
+
+def ranks_of(book: openpyxl.Workbook) -> dict[str, list[int | None]]:
+    """The rank column of every sheet that has one."""
+    found = {}
+    for sheet in book.worksheets:
+        rows = list(sheet.iter_rows(values_only=True))
+        if rows and rows[0] and rows[0][0] in {"Hạng", "Rank"}:
+            found[sheet.title] = [row[0] for row in rows[1:]]
+    return found
+
+
+def test_spreadsheet_filters_fits_wraps_and_ranks_one_table_from_1(loaded: tuple[Api, dict[str, Any]],
+                                                                    analyst: dict[str, str]) -> None:
+    api, _ = loaded
+    response = api.client.get(f"/v1/summaries/{PERIOD}", params={"format": "xlsx"}, headers=analyst)
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    for sheet in book.worksheets[1:]:
+        rows = list(sheet.iter_rows(values_only=True))
+        table_rows = next((i for i, row in enumerate(rows) if not any(v is not None for v in row)), len(rows))
+        assert sheet.auto_filter.ref == f"A1:{get_column_letter(len(rows[0]))}{table_rows}", sheet.title
+    communication = book["Liên lạc"]
+    # the platform names: "Messenger" (9 characters) is the longest, the header wraps
+    assert communication.column_dimensions["B"].width == 11
+    assert communication["A1"].alignment.wrap_text
+    method = book["Phương pháp"]
+    definitions = {row[0].value: row[1] for row in method.iter_rows() if row[0].value}
+    long_cell = definitions["Dữ liệu Việt Nam và nước ngoài"]
+    assert len(long_cell.value) > 60 and long_cell.alignment.wrap_text
+    assert method.column_dimensions["B"].width == 60  # wrapped text does not widen its column past 60
+    assert not definitions["So với cùng kỳ"].alignment.wrap_text  # 47 characters
+    about = book.worksheets[0]
+    highlight = next(cell for cell in about["A"] if isinstance(cell.value, str) and len(cell.value) > 60)
+    assert highlight.alignment.wrap_text
+    # ranks run 1..n inside every table
+    for title, ranks in ranks_of(book).items():
+        assert ranks == list(range(1, len(ranks) + 1)), title

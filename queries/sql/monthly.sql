@@ -1,10 +1,12 @@
--- monthly: per platform and month up to {last_month:Date}, what the metrics read (queries/metrics.py),
--- from platform_monthly and the stored user counts:
+-- monthly: per platform and month up to {last_month:Date}, what the metrics read (queries/rollups.py), from
+-- platform_monthly and the stored user counts:
 --   sessions, installs, duration_s, bytes  sums over the month (duration_s and bytes of sessions only)
 --   event_rows                             the month's version: sessions + installs so far
---   mau, dau_sum, counted                  mau(m) and the sum of dau(d) over the month's days, counted
---                                          from the current states when `counted` = 1; otherwise missing
---                                          or stale (recomputed by monthly_stale)
+--   counts                                 the month's stored counts, (event_rows, mau, dau_sum, sessions,
+--                                          installs, duration_s, bytes, counted_at) each: the one whose
+--                                          event_rows is the month's is current; the latest other one answers a
+--                                          month still receiving events as it was then (its sums are 0 for
+--                                          counts stored before migration 0010)
 -- Months before the periods asked for are read for installs_total (their counts are not used).
 -- {platform:String} = '' reads every platform. Definitions of the figures made from these: docs/METRICS.md.
 SELECT
@@ -15,9 +17,7 @@ SELECT
     m.month_duration_s           AS duration_s,
     m.month_bytes                AS bytes,
     m.rollup_rows                AS event_rows,
-    c.counted_mau                AS mau,
-    c.counted_dau_sum            AS dau_sum,
-    coalesce(c.counted, 0)       AS counted
+    c.counts                     AS counts
 FROM
 (
     SELECT
@@ -35,11 +35,11 @@ FROM
 ) AS m
 LEFT JOIN
 (
-    SELECT platform, month, event_rows, any(mau) AS counted_mau, any(dau_sum) AS counted_dau_sum,
-           toUInt8(1) AS counted
+    SELECT platform, month,
+           groupArray((event_rows, mau, dau_sum, sessions, installs, duration_s, bytes, counted_at)) AS counts
     FROM platform_monthly_counts
     WHERE month <= {last_month:Date}
       AND ({platform:String} = '' OR platform = {platform:String})
-    GROUP BY platform, month, event_rows
-) AS c ON c.platform = m.platform AND c.month = m.month AND c.event_rows = m.rollup_rows
+    GROUP BY platform, month
+) AS c ON c.platform = m.platform AND c.month = m.month
 ORDER BY platform, month

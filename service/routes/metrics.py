@@ -1,6 +1,7 @@
 """Metrics endpoints: platform metrics and breakdowns, rankings, Vietnamese vs foreign, overview.
 
-Thin: parse and check the query, call `queries.metrics`, answer JSON or (`?format=csv`) CSV.
+Thin: parse and check the query, call `queries.metrics` (typed results), answer its JSON form
+(`queries.present`) or (`?format=csv`) CSV.
 Analyst and admin keys read everything; a vendor key reads only its own platforms' metrics and breakdowns.
 """
 
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
-from queries import metrics
+from queries import metrics, present
 from queries.apikeys import Principal
 from queries.periods import Period, parse_period
 from service.auth import any_key, require, services
@@ -55,14 +56,19 @@ def _own_platform(platform_id: str, who: Principal, ctx: Services) -> None:
                                  f"its own platforms")
 
 
-def _csv(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+def _csv(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
+         body: dict[str, Any] | None = None) -> Response:
+    """CSV of `rows`; months answered as of an earlier count (the JSON's "provisional") are named in the
+    X-Provisional-Months header as platform:YYYY-MM, comma-separated."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
         writer.writerow(["" if value is None else _cell(value) for value in row])
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+    headers = {"Content-Disposition": f'attachment; filename="{filename}.csv"'}
+    if body and body.get("provisional"):
+        headers["X-Provisional-Months"] = ",".join(f"{p['platform']}:{p['month']}" for p in body["provisional"])
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 def _cell(value: Any) -> str:
@@ -77,10 +83,10 @@ def platform_metrics(platform_id: str, period: str = Query(description=PERIOD_HE
                      who: Principal = Depends(any_key), ctx: Services = Depends(services)) -> Any:
     parsed, fmt = _period(period), _format(format)
     _own_platform(platform_id, who, ctx)
-    body = metrics.platform_metrics(ctx.store, ctx.registry, platform_id, parsed)
+    body = present.platform_metrics_json(metrics.platform_metrics(ctx.store, ctx.registry, platform_id, parsed))
     if fmt == "csv":
         return _csv(f"{platform_id}-{parsed.label}-mau", ["month", "mau"],
-                    ([row["month"], row["mau"]] for row in body["mau_by_month"]))
+                    ([row["month"], row["mau"]] for row in body["mau_by_month"]), body)
     return body
 
 
@@ -92,7 +98,7 @@ def platform_breakdown(platform_id: str, period: str = Query(description=PERIOD_
     parsed, fmt = _period(period), _format(format)
     _checked(lambda: metrics.check_choice("by", by, metrics.BREAKDOWN_DIMENSIONS))
     _own_platform(platform_id, who, ctx)
-    body = metrics.breakdown(ctx.store, ctx.registry, platform_id, parsed, by, ctx.settings.min_cell_users)
+    body = present.breakdown_json(metrics.breakdown(ctx.store, platform_id, parsed, by, ctx.settings.min_cell_users))
     if fmt == "csv":
         return _csv(f"{platform_id}-{parsed.label}-{by}", ["key", "mau_avg", "share", "suppressed"],
                     ([i["key"], i["mau_avg"], i["share"], i["suppressed"]] for i in body["items"]))
@@ -107,12 +113,13 @@ def rankings(period: str = Query(description=PERIOD_HELP),
              format: str = Query("json", description=FORMAT_HELP),
              _: Principal = Depends(analyst_or_admin), ctx: Services = Depends(services)) -> Any:
     parsed, fmt = _period(period), _format(format)
-    body = _checked(lambda: metrics.rankings(ctx.store, ctx.registry, parsed, metric, category=category,
-                                             origin=origin, kind=kind, limit=limit))
+    body = present.ranking_json(_checked(lambda: metrics.rankings(ctx.store, ctx.registry, parsed, metric,
+                                                                  category=category, origin=origin, kind=kind,
+                                                                  limit=limit)))
     if fmt == "csv":
         columns = ["rank", "platform", "name", "origin", "category", "kind", "value", "yoy"]
         return _csv(f"rankings-{parsed.label}-{metric}", columns,
-                    ([item[c] for c in columns] for item in body["items"]))
+                    ([item[c] for c in columns] for item in body["items"]), body)
     return body
 
 
@@ -123,14 +130,15 @@ def compare_origin(period: str = Query(description=PERIOD_HELP), category: str =
                    format: str = Query("json", description=FORMAT_HELP),
                    _: Principal = Depends(analyst_or_admin), ctx: Services = Depends(services)) -> Any:
     parsed, fmt = _period(period), _format(format)
-    body = _checked(lambda: metrics.compare_origin(ctx.store, ctx.registry, parsed, category, metric=metric,
-                                                   top=top))
+    result = _checked(lambda: metrics.compare_origin(ctx.store, ctx.registry, parsed, category, metric=metric,
+                                                     top=top))
+    body = present.origin_comparison_json(parsed, category, result, present.platform_names(ctx.registry.platforms()))
     if fmt == "csv":
         rows = ([origin, p["platform"], p["name"], p["mau_avg"], p["value"], body[origin]["total"],
                  body[origin]["share"]]
                 for origin in ("vn", "foreign") for p in body[origin]["platforms"])
         return _csv(f"compare-{parsed.label}-{category}-{metric}",
-                    ["origin", "platform", "name", "mau_avg", "value", "origin_total", "origin_share"], rows)
+                    ["origin", "platform", "name", "mau_avg", "value", "origin_total", "origin_share"], rows, body)
     return body
 
 
@@ -142,10 +150,10 @@ def overview(period: str = Query(description=PERIOD_HELP),
              _: Principal = Depends(analyst_or_admin), ctx: Services = Depends(services)) -> Any:
     parsed, fmt = _period(period), _format(format)
     edges = _checked(lambda: metrics.parse_band_edges(band_edges))
-    body = metrics.overview(ctx.store, ctx.registry, parsed, band_edges=edges)
+    body = present.overview_json(metrics.overview(ctx.store, ctx.registry, parsed, band_edges=edges))
     if fmt == "csv":
         rows: list[list[Any]] = [["band", band["min"], band["max"], None, band["platforms"]]
                                  for band in body["bands"]]
         rows += [["category", edges[0], None, category, count] for category, count in body["categories"].items()]
-        return _csv(f"overview-{parsed.label}", ["section", "min", "max", "category", "platforms"], rows)
+        return _csv(f"overview-{parsed.label}", ["section", "min", "max", "category", "platforms"], rows, body)
     return body

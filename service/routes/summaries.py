@@ -9,10 +9,11 @@ from fastapi.responses import Response
 
 from queries.apikeys import Principal
 from queries.periods import Period, parse_period
-from queries.summaries import Summaries, SummaryVersion
+from queries.summaries import SummaryVersion
 from service.auth import admin_only, require, services
 from service.context import Services
-from service.summaries.render import MEDIA_TYPES, filename, render
+from service.summaries import summaries_of
+from service.summaries.render import MEDIA_TYPES, file_manifest, filename, render
 
 router = APIRouter(tags=["summaries"])
 readers = require("admin", "analyst")
@@ -43,7 +44,7 @@ def _missing(period: Period) -> HTTPException:
 @router.post("/v1/summaries/{period}", status_code=201)
 def create_summary(period: str = Path(max_length=16), who: Principal = Depends(admin_only),
                    ctx: Services = Depends(services)) -> dict:
-    version = Summaries(ctx.store, ctx.registry).generate(_period(period), "api", who.key_id)
+    version = summaries_of(ctx).generate(_period(period), "api", who.key_id)
     return {**version.meta(), "changed_figures": len(version.changes["items"])}
 
 
@@ -52,7 +53,7 @@ def latest_summary(period: str = Path(max_length=16), fmt: Format = Query("json"
                    lang: Lang = Query("vi"), _: Principal = Depends(readers),
                    ctx: Services = Depends(services)) -> Response:
     parsed = _period(period)
-    version = Summaries(ctx.store, ctx.registry).get(parsed.label)
+    version = summaries_of(ctx).get(parsed.label)
     if version is None:
         raise _missing(parsed)
     return _answer(version, fmt, lang)
@@ -62,19 +63,41 @@ def latest_summary(period: str = Path(max_length=16), fmt: Format = Query("json"
 def list_versions(period: str = Path(max_length=16), _: Principal = Depends(readers),
                   ctx: Services = Depends(services)) -> dict:
     parsed = _period(period)
-    items = Summaries(ctx.store, ctx.registry).versions(parsed.label)
+    items = summaries_of(ctx).versions(parsed.label)
     if not items:
         raise _missing(parsed)
     return {"period": parsed.label, "items": items}
+
+
+def _version(ctx: Services, period: str, number: int) -> SummaryVersion:
+    parsed = _period(period)
+    version = summaries_of(ctx).get(parsed.label, number)
+    if version is None:
+        raise HTTPException(404, f"{parsed.label} has no summary version {number} (GET /v1/summaries/"
+                                 f"{parsed.label}/versions lists them)")
+    return version
 
 
 @router.get("/v1/summaries/{period}/versions/{number}")
 def one_version(period: str = Path(max_length=16), number: int = Path(ge=1, le=2**32 - 1),
                 fmt: Format = Query("json", alias="format"), lang: Lang = Query("vi"),
                 _: Principal = Depends(readers), ctx: Services = Depends(services)) -> Response:
-    parsed = _period(period)
-    version = Summaries(ctx.store, ctx.registry).get(parsed.label, number)
-    if version is None:
-        raise HTTPException(404, f"{parsed.label} has no summary version {number} (GET /v1/summaries/"
-                                 f"{parsed.label}/versions lists them)")
-    return _answer(version, fmt, lang)
+    return _answer(_version(ctx, period, number), fmt, lang)
+
+
+@router.get("/v1/summaries/{period}/versions/{number}/manifest")
+def version_manifest(period: str = Path(max_length=16), number: int = Path(ge=1, le=2**32 - 1),
+                     _: Principal = Depends(readers), ctx: Services = Depends(services)) -> dict:
+    """What the version was made from (as its v<n>.manifest.json)."""
+    version = _version(ctx, period, number)
+    return file_manifest(version)
+
+
+@router.get("/v1/summaries/{period}/versions/{number}/verification")
+def verify_version(period: str = Path(max_length=16), number: int = Path(ge=1, le=2**32 - 1),
+                   _: Principal = Depends(readers), ctx: Services = Depends(services)) -> dict:
+    """The version's figures recomputed from the stored data: equal, or which figures differ."""
+    version = _version(ctx, period, number)
+    differences = summaries_of(ctx).verify(version)
+    return {"period": version.period, "version": version.version, "equal": not differences,
+            "differences": [vars(d) for d in differences]}

@@ -7,6 +7,7 @@ document stays small. No date or tool metadata is written, so the same figures g
 from __future__ import annotations
 
 import io
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ matplotlib.use("Agg")
 
 from matplotlib import rc_context  # noqa: E402 - after choosing the backend
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import Formatter  # noqa: E402
 
 from service.summaries.text import Words  # noqa: E402
 
@@ -24,6 +26,24 @@ VN_COLOUR = "#c8102e"
 FOREIGN_COLOUR = "#4a6fa5"
 FONTS = ["DejaVu Sans", "Arial", "Helvetica", "sans-serif"]
 _DRAW_LOCK = threading.Lock()  # rcParams are global; draw one chart at a time
+
+
+class LocaleFormatter(Formatter):
+    """Axis tick labels written as the report writes numbers ('1,5' and '2.000' in Vietnamese, '1.5' and
+    '2,000' in English), with the decimals the ticks' step needs and no more."""
+
+    def __init__(self, words: Words):
+        self.words = words
+        self.digits = 0
+
+    def set_locs(self, locs: list[float]) -> None:
+        super().set_locs(locs)
+        steps = [b - a for a, b in zip(locs, locs[1:], strict=False) if b > a]
+        step = float(f"{min(steps):.6g}") if steps else 1.0
+        self.digits = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return self.words.fixed(x, self.digits)
 
 
 def _svg(figure: Figure) -> str:
@@ -51,6 +71,7 @@ def bar_chart(rows: Sequence[dict[str, Any]], value_key: str, scale: int, title:
     axes.set_ylim(-0.6 - padding, len(ordered) - 0.4 + padding)
     axes.spines[["top", "right"]].set_visible(False)
     axes.tick_params(labelsize=9)
+    axes.xaxis.set_major_formatter(LocaleFormatter(words))
     return _svg(figure)
 
 
@@ -78,4 +99,5 @@ def share_chart(share: dict[str, Any], words: Words) -> str:
     axes.set_title(words.label("chart_share"), fontsize=11, loc="left")
     axes.spines[["top", "right"]].set_visible(False)
     axes.tick_params(axis="x", labelsize=8)
+    axes.xaxis.set_major_formatter(LocaleFormatter(words))
     return _svg(figure)

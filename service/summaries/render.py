@@ -12,17 +12,24 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
+from zoneinfo import ZoneInfo
 
 import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
 
+from queries.manifest import sha256
 from queries.store import private_directory
 from queries.summaries import SummaryVersion
+from service.summaries import methodology
 from service.summaries.text import (
     LABELS,
     Words,
@@ -51,6 +58,8 @@ CSV_COLUMNS = ("period", "category", "category_label", "kind", "rank", "platform
                "hours_per_user_month", "installs", "installs_total", "penetration", "yoy_mau_avg",
                "yoy_minutes_per_user_day", "yoy_mb_per_user_month", "yoy_sessions_per_month")
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+REPORT_ZONE = "Asia/Ho_Chi_Minh"
+"""The zone of the generated time of a version made before manifests recorded the service's zone."""
 
 _environment = Environment(loader=PackageLoader("service", "templates"),
                            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
@@ -98,6 +107,7 @@ class Section:
     sentences: list[str] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     charts: list[str] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # titled paragraphs (the methodology)
 
 
 @dataclass
@@ -189,6 +199,39 @@ def _provincial_table(rows: list[dict[str, Any]], words: Words) -> Table:
     ], rows)
 
 
+OS_KEYS = ("android", "ios", "web", "other", "")
+
+
+def _os_table(tables: list[dict[str, Any]], words: Words) -> Table:
+    """One row per platform, one column per operating system: the breakdown's shown value, x when hidden, – when
+    the platform had no user of that system in the year."""
+    label = words.label
+    present = [key for key in OS_KEYS if any((item["key"] or "") == key for t in tables for item in t["items"])]
+    rows = [{"name": t["name"], **{(item["key"] or ""): item for item in t["items"]}} for t in tables]
+
+    def cell(key: str) -> Callable[[dict[str, Any]], Any]:
+        def value(row: dict[str, Any]) -> Any:
+            item = row.get(key)
+            return None if item is None else "x" if item["suppressed"] else item["mau_avg"]
+        return value
+
+    def shown(value: Any) -> str:
+        return value if isinstance(value, str) else words.integer(value)
+
+    return Table(label("sheet_os"), [column(label("platform"), lambda r: r["name"]),
+                                     *(column(label(f"os.{key}"), cell(key), shown, "#,##0") for key in present)],
+                 rows)
+
+
+def _methodology_section(version: SummaryVersion, words: Words) -> Section:
+    text = methodology.statement(version.changes, version.manifest, words)
+    definitions = Table(words.label("sheet_methodology"), [
+        column(words.label("figure"), lambda r: r["figure"]),
+        column(words.label("definition"), lambda r: r["definition"]),
+    ], [{"figure": figure, "definition": definition} for figure, definition in text.definitions])
+    return Section(words.label("methodology"), tables=[definitions], notes=text.paragraphs)
+
+
 def _changes_table(changes: dict[str, Any], names: dict[str, str], words: Words) -> Table:
     label = words.label
 
@@ -229,19 +272,21 @@ def build_document(version: SummaryVersion, lang: str, with_charts: bool = True)
         sentences = category_sentences(block, figures, words)
         if sentences:
             highlights.append(sentences[0])
-        section = Section(f"{number}. {words.category(category)}", sentences,
-                          [_platform_table(words.category(category), block["platforms"], words)])
+        # apps are ranked by users, websites by visits: one table each, so that ranks never restart in a table
+        by_kind = [(kind, rows) for kind in ("app", "web")
+                   if (rows := [r for r in block["platforms"] if r["kind"] == kind])]
+        name = words.category(category)
+        section = Section(f"{number}. {name}", sentences, [
+            _platform_table(f"{name} – {label(kind)}" if len(by_kind) > 1 else name, rows, words)
+            for kind, rows in by_kind])
         if with_charts:
-            apps = [r for r in block["platforms"] if r["kind"] == "app"]
-            webs = [r for r in block["platforms"] if r["kind"] == "web"]
-            if apps:
-                section.charts.append(charts.bar_chart(apps, "mau_avg", words.users_scale,
-                                                       f"{label('chart_mau')} – {words.category(category)}",
-                                                       label("millions_users"), words))
-            if webs:
-                section.charts.append(charts.bar_chart(webs, "sessions_per_month", words.visits_scale,
-                                                       f"{label('chart_visits')} – {words.category(category)}",
-                                                       label("millions_visits"), words))
+            for kind, rows in by_kind:
+                metric, scale, title, unit = (("mau_avg", words.users_scale, "chart_mau", "millions_users")
+                                              if kind == "app" else
+                                              ("sessions_per_month", words.visits_scale, "chart_visits",
+                                               "millions_visits"))
+                section.charts.append(charts.bar_chart(rows, metric, scale, f"{label(title)} – {name}", label(unit),
+                                                       words))
         sections.append(section)
 
     if share and share["vn"]["platforms"] and share["foreign"]["platforms"]:
@@ -254,6 +299,9 @@ def build_document(version: SummaryVersion, lang: str, with_charts: bool = True)
         sections.append(Section(label("provincial"), provincial_sentences(figures["provincial"], words),
                                 [_provincial_table(figures["provincial"], words)]))
 
+    if figures.get("os"):
+        sections.append(Section(label("os"), [label("os_note")], [_os_table(figures["os"], words)]))
+
     names = {row["platform"]: row["name"] for block in figures["categories"] for row in block["platforms"]}
     changes = version.changes
     change_section = Section(label("changes"), changes_sentences(changes, words))
@@ -263,9 +311,11 @@ def build_document(version: SummaryVersion, lang: str, with_charts: bool = True)
         if changes.get(key):
             change_section.sentences.append(f"{label(key)}: {', '.join(names.get(p, p) for p in changes[key])}.")
     sections.append(change_section)
+    sections.append(_methodology_section(version, words))
 
+    zone = ZoneInfo(((version.manifest.get("inputs") or {}).get("settings") or {}).get("timezone", REPORT_ZONE))
     meta = [(label("version"), str(version.version)),
-            (label("created"), version.meta()["created_at"]),
+            (label("created"), words.moment(version.created_at, zone)),
             (label("trigger"), label(f"trigger.{version.trigger}"))]
     demo = figures.get("demo")
     note = (label("demo").format(users=words.integer(demo["users"]), visits=words.integer(demo["visits"]))
@@ -294,17 +344,36 @@ def filename(version: SummaryVersion, fmt: str) -> str:
     return f"vnmeter-summary-{version.period}-v{version.version}.{fmt}"
 
 
-def write_files(version: SummaryVersion, data_dir: Path, lang: str = "vi",
-                formats: tuple[str, ...] = FILE_FORMATS) -> dict[str, Path]:
-    """Write the version to <data_dir>/summaries/<period>/v<n>.<ext> (atomically: a reader never sees half)."""
+def render_files(version: SummaryVersion) -> dict[str, bytes]:
+    """The version's files by name (v<n>.html, .md, .xlsx, .json; Vietnamese), exactly as `write_files` writes
+    them: rendering is deterministic, so their SHA-256 in the manifest is that of every later rendering."""
+    return {f"v{version.version}.{fmt}": render(version, fmt, "vi") for fmt in FILE_FORMATS}
+
+
+def file_manifest(version: SummaryVersion, files: dict[str, bytes] | None = None) -> dict[str, Any]:
+    """The manifest written beside the files: the stored one, with the files' SHA-256 (of `files`, rendered
+    when not given, for a version stored without them)."""
+    hashes = version.manifest.get("files") or {
+        name: sha256(data) for name, data in (render_files(version) if files is None else files).items()}
+    return {"period": version.period, "version": version.version, "inputs": version.manifest.get("inputs"),
+            "method_changes": version.manifest.get("method_changes"), "files": hashes}
+
+
+def write_files(version: SummaryVersion, data_dir: Path) -> dict[str, Path]:
+    """Write the version's files and its manifest (v<n>.manifest.json) to <data_dir>/summaries/<period>/,
+    atomically (a reader never sees half a file). Returns the paths by format, and 'manifest'."""
     folder = private_directory(data_dir / "summaries" / version.period)
+    files = render_files(version)
+    contents = {name.rsplit(".", 1)[1]: (name, data) for name, data in files.items()}
+    contents["manifest"] = (f"v{version.version}.manifest.json",
+                            orjson.dumps(file_manifest(version, files), option=orjson.OPT_INDENT_2))
     written = {}
-    for fmt in formats:
-        path = folder / f"v{version.version}.{fmt}"
+    for key, (name, data) in contents.items():
+        path = folder / name
         partial = path.with_name(f".{path.name}.partial")
-        partial.write_bytes(render(version, fmt, lang))
+        partial.write_bytes(data)
         os.replace(partial, path)
-        written[fmt] = path.resolve()
+        written[key] = path.resolve()
     return written
 
 
@@ -334,20 +403,38 @@ def _sheet_title(title: str, used: set[str]) -> str:
     return name
 
 
+XLSX_MIN_WIDTH = 8
+XLSX_MAX_WIDTH = 60
+"""Columns are as wide as their longest text (a header counts for at most XLSX_HEADER_WIDTH, it wraps), within
+these bounds; a longer text wraps inside its cell."""
+XLSX_HEADER_WIDTH = 24
+
+
+def _fit_columns(sheet: Worksheet, rows: list[list[str]], header: bool) -> None:
+    """Set each column's width from the texts shown in it (rows from the sheet's first row) and wrap the texts
+    that do not fit."""
+    widths: dict[int, int] = {}
+    for number, row in enumerate(rows, start=1):
+        for index, text in enumerate(row, start=1):
+            length = min(len(text), XLSX_HEADER_WIDTH) if header and number == 1 else len(text)
+            widths[index] = max(widths.get(index, 0), length)
+            if len(text) > XLSX_MAX_WIDTH:
+                sheet.cell(number, index).alignment = Alignment(wrap_text=True, vertical="top")
+    for index, width in widths.items():
+        sheet.column_dimensions[get_column_letter(index)].width = max(XLSX_MIN_WIDTH, min(XLSX_MAX_WIDTH, width + 2))
+
+
 def _xlsx(version: SummaryVersion, document: Document) -> bytes:
     workbook = Workbook()
     about = workbook.active
     assert about is not None
     used: set[str] = set()
     about.title = _sheet_title(LABELS[document.lang]["sheet_about"], used)
-    about.append([document.title, document.period])
-    for key, value in document.meta:
-        about.append([key, value])
-    if document.note:
-        about.append([document.note])
-    for sentence in document.highlights:
-        about.append([sentence])
-    about.column_dimensions["A"].width = 40
+    about_rows = [[document.title, document.period], *([key, value] for key, value in document.meta),
+                  *([[document.note]] if document.note else []), *([sentence] for sentence in document.highlights)]
+    for line in about_rows:
+        about.append(line)
+    _fit_columns(about, about_rows, header=False)
     about["A1"].font = Font(bold=True)
     header_fill = PatternFill("solid", fgColor="DDE4EE")
     for section in document.sections:
@@ -363,12 +450,34 @@ def _xlsx(version: SummaryVersion, document: Document) -> bytes:
                 if "excel" in row:  # a table of mixed figures carries each row's number format
                     sheet.cell(sheet.max_row, len(values)).number_format = row["excel"]
             for index, column in enumerate(table.columns, start=1):
-                letter = get_column_letter(index)
-                sheet.column_dimensions[letter].width = max(12, min(40, len(column.header) + 2))
                 if column.excel != "General":
-                    for cell in sheet[letter][1:]:
+                    for cell in sheet[get_column_letter(index)][1:]:
                         cell.number_format = column.excel
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{len(table.rows) + 1}"
             sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+            texts = [table.headers, *table.text()]
+            if section.notes:  # the methodology's paragraphs follow its definitions
+                sheet.append([])
+                texts.append([])
+                for title, text in section.notes:
+                    sheet.append([title, text])
+                    texts.append([title, text])
+            _fit_columns(sheet, texts, header=True)
+    return _deterministic_xlsx(workbook, version.created_at)
+
+
+def _deterministic_xlsx(workbook: Workbook, created_at: datetime) -> bytes:
+    """The workbook's bytes, the same for the same content: the document's dates and every zip entry's time
+    are the version's creation time (openpyxl stamps the time of saving), so the manifest's SHA-256 holds."""
+    stamp = created_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    workbook.properties.created = workbook.properties.modified = stamp
+    saved = io.BytesIO()
+    with ZipFile(saved, "w", ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).save()
+    fixed = io.BytesIO()
+    with ZipFile(io.BytesIO(saved.getvalue())) as source, ZipFile(fixed, "w", ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            timed = ZipInfo(entry.filename, date_time=stamp.timetuple()[:6])
+            timed.compress_type = ZIP_DEFLATED
+            target.writestr(timed, source.read(entry.filename))
+    return fixed.getvalue()

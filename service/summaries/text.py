@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
 
@@ -61,6 +63,11 @@ LABELS: dict[str, dict[str, str]] = {
                  "chỉ hoạt động một ngày mỗi tháng, nên số giờ sử dụng mỗi tháng thấp hơn nhiều so với thực tế."),
         "sheet_overview": "Tổng quan", "sheet_share": "Dữ liệu VN - nước ngoài", "sheet_provincial": "Địa phương",
         "sheet_changes": "Thay đổi", "sheet_bands": "Quy mô", "sheet_about": "Thông tin",
+        "os": "Người dùng theo hệ điều hành", "sheet_os": "Hệ điều hành",
+        "os_note": ("Người dùng hằng tháng (TB) của mỗi nền tảng theo hệ điều hành của thiết bị. x: bị ẩn để bảo vệ "
+                    "dữ liệu cá nhân (xem phần Phương pháp); –: không có người dùng trong năm."),
+        "os.android": "Android", "os.ios": "iOS", "os.web": "Web", "os.other": "Khác", "os.": "Không rõ",
+        "methodology": "Phương pháp", "sheet_methodology": "Phương pháp", "definition": "Định nghĩa",
     },
     "en": {
         "title": "Measuring citizens' activity on digital platforms",
@@ -97,6 +104,11 @@ LABELS: dict[str, dict[str, str]] = {
                  "use."),
         "sheet_overview": "Overview", "sheet_share": "VN vs foreign data", "sheet_provincial": "Provinces",
         "sheet_changes": "Changes", "sheet_bands": "Bands", "sheet_about": "About",
+        "os": "Users by operating system", "sheet_os": "Operating systems",
+        "os_note": ("Each platform's monthly active users (avg) by the operating system of the device. x: hidden to "
+                    "protect persons (see Methodology); –: no user in the year."),
+        "os.android": "Android", "os.ios": "iOS", "os.web": "Web", "os.other": "Other", "os.": "Unknown",
+        "methodology": "Methodology", "sheet_methodology": "Methodology", "definition": "Definition",
     },
 }
 
@@ -188,6 +200,16 @@ class Words:
 
     def decimal(self, value: float | None, digits: int = 1) -> str:
         return "–" if value is None else self.number(value, digits)
+
+    def moment(self, at: datetime, zone: ZoneInfo) -> str:
+        """A time in `zone` with its offset: '10:15:03 ngày 7/4/2022 (UTC+07:00)' / '7 April 2022, 10:15:03
+        (UTC+07:00)'."""
+        local = at.astimezone(zone)
+        offset = local.strftime("%z")
+        shown = f"UTC{offset[:3]}:{offset[3:]}"
+        if self.vi:
+            return f"{local:%H:%M:%S} ngày {local.day}/{local.month}/{local.year} ({shown})"
+        return f"{local.day} {MONTHS_EN[local.month - 1]} {local.year}, {local:%H:%M:%S} ({shown})"
 
     # -- periods --------------------------------------------------------------------------------
     def period(self, label: str) -> str:
@@ -434,6 +456,8 @@ def figure_label(figure: str, words: Words) -> str:
     if figure.startswith(("vn.", "foreign.")):
         side, name = figure.split(".", 1)
         return f"{labels[side]} – {labels.get(name, name)}"
+    if figure.startswith("os."):
+        return f"{labels['os']} – {labels.get(figure, figure[3:])}"
     return labels.get(figure, figure)
 
 
