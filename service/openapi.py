@@ -76,6 +76,8 @@ ROUTE_ERRORS: dict[str, dict[int, str]] = {
     "GET /v1/summaries/{period}": {404: "No summary of this period yet."},
     "GET /v1/summaries/{period}/versions": {404: "No summary of this period yet."},
     "GET /v1/summaries/{period}/versions/{number}": {404: "The period has no such version."},
+    "GET /v1/summaries/{period}/versions/{number}/manifest": {404: "The period has no such version."},
+    "GET /v1/summaries/{period}/versions/{number}/verification": {404: "The period has no such version."},
 }
 
 EVENT_SCHEMA: dict[str, Any] = {

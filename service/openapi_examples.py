@@ -153,6 +153,24 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                            XLSX: None})},
     "GET /v1/summaries/{period}/versions": {"parameters": PERIOD,
                                             "response": (200, {JSON: {"period": "2022-Q1", "items": [VERSION]}})},
+    "GET /v1/summaries/{period}/versions/{number}/manifest": {"parameters": {**PERIOD, "number": 1}, "response": (
+        200, {JSON: {"period": "2022-Q1", "version": 1, "inputs": {
+            "period": "2022-Q1",
+            "months": [{"platform": "zalo", "month": "2022-03", "accepted": 149400, "duplicate": 12, "rejected":
+                        {"invalid_field": 3}, "sealed": False}],
+            "sealed_before": None, "schema_migration": 13,
+            "software": {"package": "vnmeter", "version": "0.1.0", "commit": "58d71545d39b210366f7c8748435e5c96310b9d1",
+                         "modified": False},
+            "sql_sha256": {"monthly.sql": "84dcf1a2209ab71915f778eceaa7a7114a532570771c3e2d8507694ce7b012c8"},
+            "settings": {"timezone": "Asia/Ho_Chi_Minh", "max_duration_s": 86400, "max_bytes": 1000000000000,
+                         "future_tolerance_s": 300, "earliest_ts": "2000-01-01T00:00:00+00:00", "min_cell_users": 10,
+                         "protection_user_months": 10, "large_change": 0.3, "data_share_category": "communication",
+                         "data_share_top": 5, "band_edges": [1000000, 5000000], "demo": None}},
+            "method_changes": [],
+            "files": {"v1.html": "9e6a0e17fbd15e6b06c4997dd7124c7068612ee211ef5c24c3f384a0b663bf05"}}})},
+    "GET /v1/summaries/{period}/versions/{number}/verification": {
+        "parameters": {**PERIOD, "number": 1},
+        "response": (200, {JSON: {"period": "2022-Q1", "version": 1, "equal": True, "differences": []}})},
     "GET /v1/summaries/{period}/versions/{number}": {
         "parameters": {"period": "2022-Q1", "number": 1},
         "response": (200, {JSON: {**VERSION, "figures": {"period": {"label": "2022-Q1"}, "categories": ["…"]},

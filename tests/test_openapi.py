@@ -26,7 +26,8 @@ OPERATIONS = {f"{method.upper()} {path}": operation for path, item in SPEC["path
               for method, operation in item.items()}
 
 
-KEYED_BY_DATA = {"figures", "categories", "rejected_by_reason"}  # objects whose keys are data, not fields
+# objects whose keys are data, not fields
+KEYED_BY_DATA = {"figures", "categories", "rejected_by_reason", "rejected", "sql_sha256", "files"}
 VENDOR_ROUTES = {"POST /v1/events", "PUT /v1/platforms/{platform_id}/declared/{month}"}
 
 
