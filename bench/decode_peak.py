@@ -85,12 +85,12 @@ class KeepingWriter:
     def __init__(self) -> None:
         self.kept: list[Any] = []
 
-    def submit(self, rows: list[Any]) -> Future[Any]:
+    def submit(self, rows: list[Any], tally: Any = None) -> Future[Any]:
         from ingest.write import WriteResult, _Batch
 
         done: Future[Any] = Future()
         if rows:
-            self.kept.append(_Batch.of(rows, done))
+            self.kept.append(_Batch.of(rows, tally, done))
         done.set_result(WriteResult(len(rows), 0))
         return done
 

@@ -32,11 +32,10 @@ import msgspec
 
 from ingest import validate as grammar
 from ingest.decode import json_array, ndjson_lines, read
-from ingest.limits import MAX_EVENT_BYTES
 from ingest.pseudonymise import PSEUDONYM_BYTES, KeyStore
 from ingest.quality import UNKNOWN_MONTH, Tally, lateness
-from ingest.reasons import Reason, Rejection
-from ingest.rows import Event, StoredRow, decode_any, stored_line
+from ingest.reasons import UNREAD, Reason, Rejection
+from ingest.rows import Event, StoredRow, stored_line
 from ingest.vntime import DAY_US, Calendar
 from ingest.write import Writer, WriteResult
 from queries.registry import Platform, Registry
@@ -131,9 +130,10 @@ class Ingestor:
                 event = grammar.decode(raw, noun)
                 rows.append(self.accept(event, request))
             except Rejection as rejection:
-                result.rejected.append({"index": index, "event_id": _event_id(raw), "reason": str(rejection.reason),
+                sent = grammar.read_sent(raw) if rejection.sent is UNREAD else rejection.sent  # read once
+                result.rejected.append({"index": index, "event_id": _event_id(sent), "reason": str(rejection.reason),
                                         "detail": rejection.detail})
-                tally.rejected[(*self._attribute(raw, event, request), str(rejection.reason))] += 1
+                tally.rejected[(*self._attribute(sent, event, request), str(rejection.reason))] += 1
         tally.accepted = Counter(map(QUALITY_KEY, rows))  # the writer moves repeats to `duplicate`
         done: Future[IngestResult] = Future()
 
@@ -166,20 +166,19 @@ class Ingestor:
         check_month(month, request, self.keys)
         return pseudonymise(event, ts_us, day, month, request, self.keys)
 
-    def _attribute(self, raw: bytes, event: Event | None, request: Request) -> tuple[str, date]:
+    def _attribute(self, sent: Any, event: Event | None, request: Request) -> tuple[str, date]:
         """A rejected row's platform (when it is one of the vendor's own) and event month, as far as they can be
-        read, for `ingest_quality`."""
+        read (`sent`: the row as plain JSON), for `ingest_quality`."""
         platform: Any
         ts: datetime | None
         if event is not None:
             platform, ts = event.platform, event.ts
         else:
+            platform = sent.get("platform") if isinstance(sent, dict) else None
             try:
-                sent = decode_any(raw) if len(raw) <= MAX_EVENT_BYTES else None
-                platform = sent.get("platform") if isinstance(sent, dict) else None
                 ts = msgspec.convert(sent.get("ts"), datetime) if isinstance(sent, dict) else None
-            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-                platform, ts = None, None
+            except msgspec.ValidationError:
+                ts = None
         registered = request.platforms.get(platform) if isinstance(platform, str) else None
         own = platform if registered is not None and registered.vendor == request.vendor else ""
         assert isinstance(own, str)
@@ -190,16 +189,10 @@ class Ingestor:
         return own, month
 
 
-def _event_id(raw: bytes) -> str | None:
+def _event_id(sent: Any) -> str | None:
     """The row's event_id as sent, for the answer (rejected rows only)."""
-    if len(raw) > MAX_EVENT_BYTES:
-        return None
-    try:
-        value = decode_any(raw)
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    if isinstance(value, dict):
-        event_id = value.get("event_id")
+    if isinstance(sent, dict):
+        event_id = sent.get("event_id")
         if isinstance(event_id, str):
             return event_id[:64]
     return None

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
+
+UNREAD: Any = object()
+"""`Rejection.sent` of a rejection raised before or without reading the row as plain JSON."""
 
 
 class Reason(StrEnum):
@@ -17,10 +21,12 @@ class Reason(StrEnum):
 
 
 class Rejection(Exception):
-    """One row's rejection: a reason from the closed set and a detail naming the field and problem."""
+    """One row's rejection: a reason from the closed set and a detail naming the field and problem; `sent` is the
+    row read as plain JSON (None when it is not JSON) when the check that refused it had to read it so."""
 
-    def __init__(self, reason: Reason, detail: str, field: str | None = None):
+    def __init__(self, reason: Reason, detail: str, field: str | None = None, sent: Any = UNREAD):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
         self.field = field
+        self.sent = sent

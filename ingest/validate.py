@@ -58,13 +58,13 @@ def decode(raw: bytes, noun: str = "line") -> Event:
     """The event in `raw` (one NDJSON line or one element of a JSON array), or `Rejection`."""
     if len(raw) > MAX_EVENT_BYTES:
         raise Rejection(Reason.TOO_LARGE, f"the {noun} is {len(raw)} bytes; an event is at most {MAX_EVENT_BYTES} "
-                                          "bytes")
+                                          "bytes", sent=None)
     try:
         return decode_event(raw)
     except msgspec.ValidationError as error:
         raise explain(str(error), raw, noun) from None
     except msgspec.DecodeError as error:
-        raise Rejection(Reason.MALFORMED, f"{noun} is not valid JSON: {error}") from None
+        raise Rejection(Reason.MALFORMED, f"{noun} is not valid JSON: {error}", sent=None) from None
 
 
 def validate(event: Event, provinces: Collection[str], now_us: int) -> int:
@@ -88,14 +88,31 @@ def validate(event: Event, provinces: Collection[str], now_us: int) -> int:
     return ts_us
 
 
+def read_sent(raw: bytes) -> Any:
+    """The row as plain JSON (for the answer and the counts of a rejected row), or None when it is not JSON or
+    too large to be read."""
+    if len(raw) > MAX_EVENT_BYTES:
+        return None
+    try:
+        return decode_any(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
 def explain(message: str, raw: bytes, noun: str = "line") -> Rejection:
     """The rejection for a row msgspec refused with `message`, showing the value sent."""
     try:
         row = decode_any(raw)
     except msgspec.DecodeError as error:  # the typed decoder stops at the first bad value, before the syntax
-        return Rejection(Reason.MALFORMED, f"{noun} is not valid JSON: {error}")
+        return Rejection(Reason.MALFORMED, f"{noun} is not valid JSON: {error}", sent=None)
     except RecursionError:
-        return Rejection(Reason.MALFORMED, f"{noun} is nested too deeply to be an event")
+        return Rejection(Reason.MALFORMED, f"{noun} is nested too deeply to be an event", sent=None)
+    rejection = _explain(message, row)
+    rejection.sent = row
+    return rejection
+
+
+def _explain(message: str, row: Any) -> Rejection:
     at = AT_FIELD.search(message)
     if at is None:
         named = NAMED_FIELD.search(message)

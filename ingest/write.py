@@ -269,7 +269,7 @@ class Writer:
                 prepared = self._committing.get(timeout=self.done_flush_s)
             except queue.Empty:
                 with self._committed:
-                    self._replay_unfinished()
+                    self._replay_guarded(force=False)
                     self._flush_done()
                 continue
             self._slot.release()
@@ -277,10 +277,31 @@ class Writer:
                 self._flush_done(force=True)
                 return
             with self._committed:
-                self._replay_unfinished(force=True)
-                self._commit(prepared)
+                self._replay_guarded(force=True)
+                try:
+                    self._commit(prepared)
+                except Exception as exc:  # a failure while handling a failure: the thread must go on
+                    self._abandon(prepared, exc)
                 if self._committing.empty():
                     self._flush_done()
+
+    def _replay_guarded(self, force: bool) -> None:
+        try:
+            self._replay_unfinished(force)
+        except Exception:
+            log.exception("replaying the failed inserts failed; tried again before the next group")
+
+    def _abandon(self, prepared: _Prepared, error: Exception) -> None:
+        """After an unexpected failure inside `_commit`: every request of the group not yet answered gets 503.
+        What is stored of the group is unknown, so later groups that counted on it fail too, and its journal
+        entry (not marked done) is left to start-up, which inserts only the events `events` lacks."""
+        log.exception("insert %s failed unexpectedly; its unanswered requests answer 503", prepared.token)
+        self._failed[prepared.token] = error
+        self._forget(prepared.token)
+        answer = _unavailable(error)
+        for batch in prepared.batches:
+            if not batch.future.done():
+                batch.future.set_exception(answer)
 
     def _commit(self, prepared: _Prepared) -> None:
         failed = next((self._failed[t] for t in prepared.relied_on if t in self._failed), None)

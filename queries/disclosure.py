@@ -106,8 +106,12 @@ def _range(hidden_values: int, period: Period, left: Sequence[int]) -> Range:
 def required_range(value: int, protection: int, baseline: Range) -> Range:
     """The protection interval of a primary cell of `value` user-months: its range must reach at least
     `protection` user-months above and below it, within the baseline; showing that a listed value is not
-    empty (at least one user-month) is allowed."""
-    return Range(max(value - protection, baseline.low, 1), min(value + protection, baseline.high))
+    empty (at least one user-month) is allowed, but never a single figure where the baseline is wider:
+    a lone user of a month whose total is 1 must still be one of two possible values."""
+    low, high = max(value - protection, baseline.low, 1), min(value + protection, baseline.high)
+    if low == high and baseline.low < baseline.high:
+        return Range(low, high + 1) if high < baseline.high else Range(low - 1, high)
+    return Range(low, high)
 
 
 def is_primary(row: Sequence[int], period: Period, threshold: int) -> bool:

@@ -8,9 +8,9 @@ so a waiting request holds no more than the server's read buffer; after WAIT_S i
 `Retry-After` and stores nothing (vendors retry, as for any 503).
 
 The per-request figures are measured by `bench/decode_peak.py` (docs/RELIABILITY.md): the worst request shape
-decoded in 184.5 MiB resident (196.5 MiB allocated: a JSON array of 2,000,000 empty arrays, the most the comma
-check lets through), the largest kept 43.7 MiB (10,000 rows that took the Python steps: each row's line holds
-a 4 KiB buffer of orjson).
+decoded in 117.4 MiB resident (113.6 MiB allocated: a JSON array of 2,000,000 empty arrays, the most the comma
+check lets through), the largest kept 6.7 MiB (10,000 rows as msgspec leaves them: each row's stored line and
+its key).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from fastapi import HTTPException
 from ingest.limits import MAX_BODY_BYTES
 
 MIB = 1024 * 1024
-DECODE_PEAK_BYTES = 184 * MIB + 3 * MAX_BODY_BYTES
-"""One request while decoding: the worst shape measured (184 and 184.5 MiB resident in two runs) and its body,
-read in chunks and joined (twice the body), with a margin of nearly a body more; 199 MiB."""
-KEPT_BYTES = 48 * MIB
-"""One request's rows waiting for the writer: 43.7 MiB measured, rounded up."""
+DECODE_PEAK_BYTES = 118 * MIB + 3 * MAX_BODY_BYTES
+"""One request while decoding: the worst shape measured (117.4 MiB resident) and its body, read in chunks and
+joined (twice the body), with a margin of nearly a body more; 133 MiB."""
+KEPT_BYTES = 8 * MIB
+"""One request's rows waiting for the writer: 6.7 MiB measured, rounded up."""
 WAIT_S = 10.0
 """Longest wait for a turn; the body's time limit (BODY_TIMEOUT_S, from the request's start) includes it."""
 RETRY_AFTER_S = 5

@@ -34,10 +34,11 @@ Answer = int | tuple[int, dict[str, str]] | type[Exception] | str
 
 @dataclass
 class FakeService:
-    """Answers each POST with the next scripted answer, then with "ok": a 200 that stores every row, except rows
-    whose user is "bad" (rejected invalid_field). Records every body it received and when."""
+    """Answers each POST with the next scripted answer, then always with `then`; "ok" is a 200 that stores every
+    row, except rows whose user is "bad" (rejected invalid_field). Records every body it received and when."""
 
     script: list[Answer] = field(default_factory=list)
+    then: Answer = "ok"
     bodies: list[bytes] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     stored: set[str] = field(default_factory=set)
@@ -51,7 +52,7 @@ class FakeService:
             assert request.headers["authorization"] == "Bearer vendor-key"
             self.bodies.append(request.content)
             self.times.append(time.monotonic())
-            answer = self.script.pop(0) if self.script else "ok"
+            answer = self.script.pop(0) if self.script else self.then
             if isinstance(answer, type):
                 raise answer("scripted failure", request=request)  # type: ignore[call-arg]
             if isinstance(answer, int):
@@ -281,7 +282,7 @@ def test_batches_by_size(make: Callable[..., Client], monkeypatch: pytest.Monkey
 
 # -- the queue file ----------------------------------------------------------------------------------------------
 def test_queued_events_survive_a_restart_and_go_out_unchanged(make: Callable[..., Client]) -> None:
-    down = FakeService(script=[503] * 1000)
+    down = FakeService(then=503)  # down for good
     client = make(down, batch_size=2)
     sent = client.send_many(some_events(5))
     wait_for(lambda: len(down.bodies) >= 3)  # the first batch (2 events) is made and retried
@@ -303,7 +304,7 @@ def test_one_client_per_queue_file(make: Callable[..., Client]) -> None:
 
 
 def test_a_checkpoint_is_committed_with_its_events(make: Callable[..., Client]) -> None:
-    down = FakeService(script=[503] * 1000)
+    down = FakeService(then=503)  # down for good
     client = make(down)
     client.send_many(some_events(3), checkpoint=("source-offset", "3"))
     assert client.checkpoint("source-offset") == "3"

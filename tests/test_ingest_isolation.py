@@ -17,7 +17,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from ingest.journal import Block
 from ingest.rows import StoredRow
-from ingest.write import RowsRefused, Writer, WriteResult
+from ingest.write import RowsRefused, WriteFailed, Writer, WriteResult
 from queries.store import Store
 from tests.factories import NDJSON, Api, event, running_api, stored_row
 
@@ -65,6 +65,23 @@ def test_a_group_refused_as_data_is_stored_request_by_request(store: Store) -> N
     assert store.rows("SELECT count() FROM events")[0][0] == 7
     assert store.rows("SELECT count() FROM event_keys")[0][0] == 7
     assert writer.journal.pending() == [] and writer.journal.quarantined() == []
+
+
+def test_a_failure_while_handling_a_failure_answers_503_and_the_writer_goes_on(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = Writer(store)
+    try:
+        def lookup_fails(_: Any) -> bool:  # the check made after a refusal cannot reach ClickHouse
+            raise DatabaseError("Code: 210. DB::NetException: Connection refused (NETWORK_ERROR)")
+
+        monkeypatch.setattr(writer, "_any_stored", lookup_fails)
+        with pytest.raises(WriteFailed, match="did not complete"):
+            writer.submit([poisoned(0x5)]).result(timeout=30)
+        monkeypatch.undo()
+        assert writer.submit(rows(0x6, 2)).result(timeout=30) == WriteResult(2, 0)
+    finally:
+        writer.close()
+    assert store.rows("SELECT count() FROM events")[0][0] == 2
 
 
 @pytest.fixture

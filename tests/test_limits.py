@@ -97,12 +97,12 @@ def test_request_size_limits(chdb_dir: Path, tmp_path: Path) -> None:
 
 
 def test_ingestion_memory_budget_gives_the_turns() -> None:
-    # half of 1,024 MiB for decoding at 199 MiB each: 2; the other half for rows waiting at 48 MiB each: 10 more
+    # half of 1,024 MiB for decoding at 133 MiB each: 3; the other half for rows waiting at 8 MiB each: 64 more
     default = IngestAdmission.for_memory(1024 * 1024 * 1024)
-    assert (default.decoders, default.inside) == (2, 12)
-    assert default.bound_bytes == (2 * 199 + 10 * 48) * 1024 * 1024
-    small = IngestAdmission.for_memory(64 * 1024 * 1024)  # never less than one of each
-    assert (small.decoders, small.inside) == (1, 2)
+    assert (default.decoders, default.inside) == (3, 67)
+    assert default.bound_bytes == (3 * 133 + 64 * 8) * 1024 * 1024
+    small = IngestAdmission.for_memory(64 * 1024 * 1024)  # never less than one decoding turn: 32 MiB // 8 MiB = 4
+    assert (small.decoders, small.inside) == (1, 5)
     assert Settings(ingest_memory_mb=64).ingest_memory_mb == 64
     with pytest.raises(ValueError, match="ingest_memory_mb"):
         Settings(ingest_memory_mb=63)
@@ -116,8 +116,8 @@ def test_one_decoding_turn_and_503_past_the_wait(chdb_dir: Path, tmp_path: Path)
                                   ingest_memory_mb=64), store=store)
         with TestClient(app) as client:
             services: Services = client.app.state.services  # type: ignore[attr-defined]
-            assert (services.admission.decoders, services.admission.inside) == (1, 2)
-            services.admission = IngestAdmission(1, 2, wait_s=0.5)
+            assert (services.admission.decoders, services.admission.inside) == (1, 5)
+            services.admission = IngestAdmission(1, 2, wait_s=0.5)  # the turns of the docstring, a short wait
             vendor = bearer(client.post("/v1/keys", json={"role": "vendor", "vendor": "lv"}, headers=ADMIN).json()[
                 "key"])
             assert client.put("/v1/platforms/lp", json=platform_body("lv"), headers=ADMIN).status_code == 200
