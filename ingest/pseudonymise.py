@@ -10,7 +10,6 @@ month once a seal of that month has begun, whatever its cache says.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 from datetime import date
@@ -22,11 +21,6 @@ from queries.store import Store
 
 KEY_BYTES = 32
 PSEUDONYM_BYTES = 16
-
-
-def pseudonym(user: str, key: bytes) -> str:
-    """The user's pseudonym for one key, as 32 hex digits (stored as FixedString(16) bytes)."""
-    return hashlib.blake2b(user.encode(), key=key, digest_size=PSEUDONYM_BYTES).hexdigest()
 
 
 def month_sealed(month: date, watermark: date) -> Rejection:

@@ -15,11 +15,6 @@ PROBE_S = 3600
 YEARS_AHEAD = 2
 
 
-def local_day(ts: datetime, zone: ZoneInfo) -> date:
-    """The calendar day of an aware instant in `zone`: 2022-03-31T17:30Z is 2022-04-01 in Vietnam."""
-    return ts.astimezone(zone).date()
-
-
 def month_of(day: date) -> date:
     return day.replace(day=1)
 

@@ -52,9 +52,6 @@ class Period:
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range(self.n)]
 
-    def contains(self, day: date) -> bool:
-        return self.start <= day <= self.end
-
     def previous(self) -> Period:
         """The period of the same kind just before: 2022-Q1 → 2021-Q4, 2022-03 → 2022-02, 2022 → 2021."""
         return period_starting(self.kind, _add_months(self.start, -self.k))

@@ -233,9 +233,6 @@ class Store:
     def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.query(sql, parameters).result_rows]
 
-    def dicts(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return list(self.query(sql, parameters).named_results())
-
     def command(self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
                 ) -> Any:
         with self._errors():
@@ -247,11 +244,6 @@ class Store:
             return
         with self._errors():
             self.client.insert(table, rows, column_names=list(columns), settings=settings)
-
-    def insert_columns(self, table: str, columns: Sequence[Sequence[Any]], names: Sequence[str],
-                       settings: dict[str, Any] | None = None) -> None:
-        with self._errors():
-            self.client.insert(table, columns, column_names=list(names), column_oriented=True, settings=settings)
 
     def raw_insert(self, table: str, columns: Sequence[str], data: bytes, fmt: str,
                    settings: dict[str, Any] | None = None) -> None:

@@ -277,7 +277,7 @@ def _unavailable(*_: Any, **__: Any) -> Any:
     raise StoreUnavailable("ClickHouse is unreachable (simulated)")
 
 
-WRITE_METHODS = ("insert", "insert_columns", "raw_insert", "command")
+WRITE_METHODS = ("insert", "raw_insert", "command")
 
 
 @pytest.mark.parametrize("broken", [WRITE_METHODS, (*WRITE_METHODS, "query")], ids=["writes-fail", "all-fails"])

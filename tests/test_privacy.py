@@ -88,7 +88,7 @@ def test_no_raw_user_in_any_table_or_log(api: Api, store: Store, caplog: pytest.
         raise StoreUnavailable("simulated outage")
 
     with monkeypatch.context() as patch:
-        for name in ("insert", "insert_columns", "raw_insert", "query"):
+        for name in ("insert", "raw_insert", "query"):
             if hasattr(store, name):
                 patch.setattr(store, name, unavailable)
         assert api.post_events(vng, [event(user=users[7], ts="2022-03-20T10:00:00+07:00")]).status_code == 503
