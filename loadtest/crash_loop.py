@@ -1,4 +1,4 @@
-"""Run the SIGKILL crash test (tests/test_crash.py) many times, each with its own seed, and count the passes.
+"""Run the SIGKILL crash test (tests/system/test_crash.py) many times, each with its own seed, and count the passes.
 
     .venv/bin/python loadtest/crash_loop.py [--runs 20] [--kills 20] [--batches 400] [--first-seed 1]
 
@@ -39,7 +39,7 @@ def main() -> int:
                "CRASH_BATCHES": str(args.batches)}
         began = time.monotonic()
         result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
-                                 "tests/test_crash.py"], cwd=ROOT, env=env, capture_output=True, text=True)
+                                 "tests/system/test_crash.py"], cwd=ROOT, env=env, capture_output=True, text=True)
         figures = re.search(r"crash-test figures: (.*)", result.stdout)
         ok = result.returncode == 0
         passed += ok

@@ -12,7 +12,7 @@ cell is protected: the range an analyst can compute for it from everything publi
 and dimension (the shown values, the platform's monthly users, the list of values) is at least
 [S - p, S + p] user-months (S = mau_avg x months), within what the monthly users alone allow.
 
-The ranges have a closed form (derivation in docs/DISCLOSURE.md); tests/test_disclosure.py checks every
+The ranges have a closed form (derivation in docs/DISCLOSURE.md); tests/api/test_disclosure.py checks every
 pattern against ranges computed independently with a linear-programming solver.
 """
 

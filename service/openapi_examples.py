@@ -2,7 +2,7 @@
 the demo dataset (`vnmeter demo`, users 1:2,000) and trimmed; and the body of each error status.
 
 EXAMPLES maps "METHOD /path" to {"request": {media type: body}, "response": (status, {media type: body}),
-"parameters": {name: value}}; tests/test_openapi.py checks that the request examples are accepted and that the
+"parameters": {name: value}}; tests/api/test_openapi.py checks that the request examples are accepted and that the
 answers have the keys a real answer has.
 """
 

@@ -4,12 +4,17 @@ they fail: .ci/run installs it."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 
 CHROMIUM = os.environ.get("VNMETER_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -77,3 +82,60 @@ def screenshot(page: object, name: str, full_page: bool = True) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)  # type: ignore[attr-defined]
     return path
+
+
+@dataclass
+class DemoService:
+    """A service running for the browser tests, with a key of each role."""
+
+    url: str
+    admin: str
+    analyst: str
+    vendor: str  # a key of vendor 'meta' (Facebook, Messenger)
+
+    def get(self, path: str, key: str | None = None, **params: Any) -> Any:
+        response = httpx.get(f"{self.url}{path}", params=params, timeout=60,
+                             headers={"Authorization": f"Bearer {key or self.analyst}"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+def offline(browser: Any) -> Iterator[Offline]:
+    context = Offline(browser, viewport={"width": 1360, "height": 900}, accept_downloads=True)
+    yield context
+    assert context.blocked == [], f"requests beyond this machine: {context.blocked}"
+    assert not [e for e in context.errors if "Failed to load resource" not in e], context.errors
+    context.close()
+
+
+# -- page helpers -------------------------------------------------------------------------------------------------
+def sign_in(offline: Offline, service: DemoService, key: str) -> Any:
+    page = offline.page()
+    page.goto(f"{service.url}/")
+    page.fill("[data-testid=key-input]", key)
+    page.click("[data-testid=sign-in-button]")
+    page.wait_for_selector("[data-testid=nav]")
+    return page
+
+
+def open_page(page: Any, service: DemoService, route: str, ready: str) -> None:
+    page.goto(f"{service.url}/#/{route}")
+    page.wait_for_selector(ready)
+    page.wait_for_selector("[data-testid=loading]", state="detached")
+
+
+def text(page: Any, selector: str) -> str:
+    return str(page.locator(selector).inner_text()).strip()
+
+
+def table(page: Any, name: str) -> list[list[str]]:
+    rows = page.locator(f"[data-testid=table-{name}] tbody tr")
+    return [[cell.strip() for cell in rows.nth(i).locator("td").all_inner_texts()] for i in range(rows.count())]
+
+
+def exported_csv(page: Any, name: str) -> list[dict[str, str]]:
+    with page.expect_download() as download:
+        page.click(f"[data-testid=csv-{name}]")
+    content = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    return list(csv.DictReader(io.StringIO(content)))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from queries.store import Store
 from tests.factories import ADMIN, bearer, event, running_api
-from tests.test_cli import environment, serving, vnmeter
+from tests.processes import environment, serving, vnmeter
 
 
 def test_admins_list_keys_with_their_state_never_the_key(store: Store, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import fnmatch
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_dashboard_file_is_package_data() -> None:

@@ -16,9 +16,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.test_cli import free_port
+from tests.processes import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## A first session with curl"
 MARK = "@@vnmeter-readme-block@@"
 BASH = shutil.which("bash") or "/bin/bash"

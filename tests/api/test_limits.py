@@ -2,7 +2,7 @@
 memory at once (503 + Retry-After past the wait), and an unreachable ClickHouse server (503 + Retry-After,
 /health/ready says so, /health/live stays up).
 
-The request time limit (a slow client) is in tests/test_hostile.py.
+The request time limit (a slow client) is in tests/api/test_hostile.py.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from tests.factories import (
     scalar,
 )
 
-PROVINCES_CSV = Path(__file__).resolve().parent.parent / "queries" / "reference" / "provinces.csv"
+PROVINCES_CSV = Path(__file__).resolve().parents[2] / "queries" / "reference" / "provinces.csv"
 
 
 @pytest.fixture
@@ -235,7 +235,7 @@ def test_decoding_stays_within_bounded_memory(payload: str, outcome: str) -> Non
     """A body within the limits (about 50 KB of gzip) must not cost gigabytes to refuse: with 300 MiB of
     address space a maximal legitimate request decodes, and bodies of millions of lines are refused."""
     probe = subprocess.run([sys.executable, "-c", MEMORY_PROBE, payload], capture_output=True, text=True,
-                           timeout=120, cwd=Path(__file__).resolve().parent.parent)
+                           timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert probe.stdout.strip() == outcome, probe.stderr[-500:]
 
 

@@ -27,7 +27,7 @@ from service.limits import BODY_TIMEOUT_S
 from service.server import HEAD_TIMEOUT_S, HEALTH_CONNECTIONS, MAX_HEAD_BYTES, RESERVED_FILES
 from service.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 CLUSTER_DIR = ROOT / "queries" / "migrations" / "cluster"
 SINGLE_DIR = ROOT / "queries" / "migrations" / "single"

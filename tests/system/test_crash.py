@@ -12,7 +12,7 @@ here in plain Python from the client's own log and with each other (`vnmeter ver
 the quality counts must account for every stored event, and no raw user value may appear in any table, any
 file of the data directory, or the service's output.
 
-Run with `pytest tests/test_crash.py -s` to see the figures (docs/RELIABILITY.md records them);
+Run with `pytest tests/system/test_crash.py -s` to see the figures (docs/RELIABILITY.md records them);
 `loadtest/crash_loop.py` runs it many times with other seeds and more kills (CRASH_SEED, CRASH_KILLS,
 CRASH_BATCHES in the environment).
 """
@@ -23,8 +23,6 @@ import gzip
 import json
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -41,13 +39,15 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 
+from tests.processes import SERVICE_ADMIN_KEY as ADMIN_KEY
+from tests.processes import ServiceProcess, free_port
+
 BATCHES = int(os.environ.get("CRASH_BATCHES", "200"))
 EVENTS_PER_BATCH = 200
 KILLS = int(os.environ.get("CRASH_KILLS", "4"))
 CLIENT_THREADS = 2
 SEED = int(os.environ.get("CRASH_SEED", "20220331"))
 PROBE_SLEEP_PER_ROW_S = 0.0002  # the probe view: ~40 ms per 200-event batch, spent between the other views
-ADMIN_KEY = "crash-test-admin-key-0123456789abcdef"
 VENDOR = "crashvendor"
 PLATFORMS = ("crash-a", "crash-b", "crash-c")
 USERS_PER_PLATFORM = 3000  # many users with one session a month: distinct counts feel a lost event
@@ -126,69 +126,6 @@ class Log:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class Service:
-    """`vnmeter serve` as a child process on a fixed data directory and port."""
-
-    def __init__(self, data_dir: Path, port: int, log_dir: Path):
-        self.data_dir = data_dir
-        self.port = port
-        self.log_dir = log_dir
-        self.url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-        self.kills = 0
-        self.start_seconds: list[float] = []
-
-    def command(self) -> list[str]:
-        script = Path(sys.executable).with_name("vnmeter")
-        base = [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
-        return [*base, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VNMETER_")}
-        # the chDB backend of clickhouse-connect hands each insert block over in a temporary file, which a
-        # SIGKILL leaves behind: keep those inside the data directory, where the privacy check reads them too
-        tmp = self.data_dir / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        env.update(VNMETER_DATA_DIR=str(self.data_dir), VNMETER_ADMIN_KEY=ADMIN_KEY, TMPDIR=str(tmp),
-                   VNMETER_RATE_LIMIT_RPS="10000", VNMETER_RATE_LIMIT_BURST="100000")
-        self.starts += 1
-        began = time.monotonic()
-        with (self.log_dir / "stdout.log").open("ab") as out, (self.log_dir / "stderr.log").open("ab") as err:
-            self.process = subprocess.Popen(self.command(), env=env, cwd=self.log_dir, stdout=out, stderr=err)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"vnmeter serve exited with {self.process.returncode}: {self.output()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
-                    self.start_seconds.append(round(time.monotonic() - began, 1))
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"vnmeter serve was not ready within {READY_TIMEOUT_S} s: {self.output()[-2000:]}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self.kills += 1
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def output(self) -> str:
-        return "".join((self.log_dir / name).read_text(errors="replace")
-                       for name in ("stdout.log", "stderr.log") if (self.log_dir / name).exists())
-
-
 PROBE_SCRIPT = r"""
 import sys
 from pathlib import Path
@@ -208,7 +145,7 @@ def add_probe_view(data_dir: Path) -> None:
     """A view on `events` that sleeps on every row (into a Null table): inserts then spend most of their time
     inside the chain of views, where a kill is the most likely to split them."""
     made = subprocess.run([sys.executable, "-c", PROBE_SCRIPT, str(data_dir), str(PROBE_SLEEP_PER_ROW_S)],
-                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert made.returncode == 0, made.stderr[-2000:]
 
 
@@ -220,13 +157,6 @@ def verify_cli(data_dir: Path, period: str) -> subprocess.CompletedProcess[str]:
     base = [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
     return subprocess.run([*base, "verify", "--period", period], capture_output=True, text=True, timeout=300,
                           env=env, cwd=data_dir.parent)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def make_batches(rng: random.Random) -> list[Batch]:
@@ -299,7 +229,7 @@ def run_client(url: str, key: str, batches: list[Batch], log: Log, next_batch: I
                     log.reposts[slot] = {"index": index, **again}
 
 
-def run_killer(service: Service, log: Log, thresholds: list[int], done: threading.Event, stop: threading.Event,
+def run_killer(service: ServiceProcess, log: Log, thresholds: list[int], done: threading.Event, stop: threading.Event,
                rng: random.Random, errors: list[BaseException]) -> None:
     """SIGKILL the service when the client has acknowledged `threshold` batches (plus a random delay)."""
     try:
@@ -362,7 +292,7 @@ def test_sigkill_mid_load_loses_nothing_and_counts_nothing_twice(tmp_path: Path)
     batches = make_batches(rng)
     data_dir, log_dir = tmp_path / "data", tmp_path / "logs"
     log_dir.mkdir()
-    service = Service(data_dir, free_port(), log_dir)
+    service = ServiceProcess(data_dir, free_port(), log_dir)
     add_probe_view(data_dir)
     service.start()
     admin = httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30)
@@ -413,7 +343,7 @@ def test_sigkill_mid_load_loses_nothing_and_counts_nothing_twice(tmp_path: Path)
         service.stop()
 
     verified = subprocess.run([sys.executable, "-c", VERIFY_SCRIPT, str(data_dir), RAW_USER_MARKER],
-                              capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+                              capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert verified.returncode == 0, verified.stderr[-3000:]
     stored = json.loads(verified.stdout)
     verifications = {period: verify_cli(data_dir, period) for period in ("2023", "2024")}

@@ -23,9 +23,10 @@ import httpx
 import pytest
 
 from tests.factories import platform_body
-from tests.test_crash import ADMIN_KEY, Service, free_port
+from tests.processes import SERVICE_ADMIN_KEY as ADMIN_KEY
+from tests.processes import ServiceProcess, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "client" / "examples" / "send.py"
 VENDOR = "relay"
 PLATFORMS = ("relay-a", "relay-b")
@@ -103,7 +104,7 @@ def stored_rows(data_dir: Path) -> list[int]:
     return found
 
 
-def register(service: Service) -> str:
+def register(service: ServiceProcess) -> str:
     """The platforms of VENDOR and a vendor key."""
     with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=60) as admin:
         for platform in PLATFORMS:
@@ -120,9 +121,9 @@ def expected_figures(expected: dict[str, list[int]], times: int = 1) -> dict[str
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+def service(tmp_path: Path) -> Iterator[ServiceProcess]:
     (tmp_path / "logs").mkdir()
-    running = Service(tmp_path / "data", free_port(), tmp_path / "logs")
+    running = ServiceProcess(tmp_path / "data", free_port(), tmp_path / "logs")
     running.start()
     try:
         yield running
@@ -130,13 +131,13 @@ def service(tmp_path: Path) -> Iterator[Service]:
         running.stop()
 
 
-def acknowledged_batches(service: Service) -> int:
+def acknowledged_batches(service: ServiceProcess) -> int:
     log = service.log_dir / "stdout.log"
     return log.read_text(errors="replace").count('"POST /v1/events HTTP/1.1" 200') if log.exists() else 0
 
 
 def test_the_ten_line_script_sends_100000_events_once_while_the_service_restarts_twice(
-        service: Service, tmp_path: Path) -> None:
+        service: ServiceProcess, tmp_path: Path) -> None:
     key = register(service)
     expected = write_events(tmp_path / "events.ndjson", SCRIPT_EVENTS, seed=1)
     started = time.monotonic()
@@ -178,7 +179,7 @@ def test_the_ten_line_script_sends_100000_events_once_while_the_service_restarts
     assert totals["accepted"] == report["stats"]["accepted"]
 
 
-def start_client(service: Service, key: str, queue: Path, mode: str, events: Path) -> subprocess.Popen[str]:
+def start_client(service: ServiceProcess, key: str, queue: Path, mode: str, events: Path) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", RESUMABLE_CLIENT, service.url, key, str(queue), mode,
                              str(events)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
@@ -190,7 +191,7 @@ def read_lines(stream: IO[str], lines: list[str], seen: threading.Event) -> None
             seen.set()
 
 
-def test_a_client_killed_mid_stream_resumes_its_queue(service: Service, tmp_path: Path) -> None:
+def test_a_client_killed_mid_stream_resumes_its_queue(service: ServiceProcess, tmp_path: Path) -> None:
     key = register(service)
     events, queue = tmp_path / "events.ndjson", tmp_path / "queue.sqlite3"
     expected = write_events(events, CLIENT_EVENTS, seed=2)
@@ -227,7 +228,8 @@ def test_a_client_killed_mid_stream_resumes_its_queue(service: Service, tmp_path
     assert totals["accepted"] + totals["duplicates"] == CLIENT_EVENTS and totals["rejected"] == 0
 
 
-def test_vnmeter_send_reports_refuses_and_resumes(service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_vnmeter_send_reports_refuses_and_resumes(service: ServiceProcess, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """`vnmeter send FILE.ndjson.gz`: a run with a revoked key stops with the error and keeps the queue; the same
     command with a valid key sends everything once; a third run sends nothing again."""

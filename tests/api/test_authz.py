@@ -226,7 +226,7 @@ def world(chdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def test_every_route_has_a_row(world: World) -> None:
     listed = {case.key for case in CASES}
     missing = sorted(app_routes(world.app) - listed)
-    assert not missing, f"routes without a row in tests/test_authz.py CASES (add one per route): {missing}"
+    assert not missing, f"routes without a row in tests/api/test_authz.py CASES (add one per route): {missing}"
 
 
 def test_the_table_covers_the_required_endpoints() -> None:

@@ -1,7 +1,7 @@
 """The client library against a scripted fake service (httpx.MockTransport): the retry rule row by row, batches
 sent byte for byte the same on every attempt and after a restart, batching by count, size and time, rejected
 rows reported and never sent again, the queue file kept by one client at a time. The real service, killed and
-restarted, is in tests/test_client_service.py."""
+restarted, is in tests/system/test_client_service.py."""
 
 from __future__ import annotations
 
@@ -356,7 +356,7 @@ def test_bad_options_are_named(queue: Path) -> None:
 
 
 # -- packaging ---------------------------------------------------------------------------------------------------
-CLIENT = Path(__file__).resolve().parent.parent / "client"
+CLIENT = Path(__file__).resolve().parents[2] / "client"
 
 
 def test_the_client_needs_only_httpx_and_the_standard_library() -> None:

@@ -20,10 +20,9 @@ import orjson
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import Offline, browser, chromium_or_skip, screenshot  # noqa: F401 - browser is a fixture
+from tests.browser import DemoService, Offline, chromium_or_skip, exported_csv, screenshot, sign_in, table, text
 from tests.factories import event, platform_body
-from tests.test_cli import environment, serving
-from tests.test_dashboard import Service, exported_csv, offline, sign_in, table, text  # noqa: F401 - a fixture
+from tests.processes import environment, serving
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 PLATFORMS = {"zalo": ("Zalo", "vng"), "zingmp3": ("Zing MP3", "vng"), "mocha": ("Mocha", "viettel")}
@@ -31,7 +30,7 @@ PLATFORMS = {"zalo": ("Zalo", "vng"), "zingmp3": ("Zing MP3", "vng"), "mocha": (
 
 @dataclass
 class Fed:
-    service: Service  # its vendor key is vng's (Zalo, Zing MP3)
+    service: DemoService  # its vendor key is vng's (Zalo, Zing MP3)
     viettel: str  # a key of vendor viettel (Mocha)
     day: date  # the arrival day of every posted event, in Vietnam
 
@@ -116,7 +115,7 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
         day = datetime.now(VIETNAM).date()
         post_events(url, keys["vng"], keys["viettel"])
         assert datetime.now(VIETNAM).date() == day, "posting took longer than wait_past_midnight allows for"
-        yield Fed(Service(url, admin, keys["analyst"], keys["vng"]), keys["viettel"], day)
+        yield Fed(DemoService(url, admin, keys["analyst"], keys["vng"]), keys["viettel"], day)
 
 
 def show(page: Any, fed: Fed, route: str, period: str, ready: str) -> None:

@@ -10,14 +10,10 @@ screenshot of every page goes to tests/screenshots/.
 
 from __future__ import annotations
 
-import csv
-import io
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -25,8 +21,18 @@ import pytest
 from playwright.sync_api import expect
 
 from service.summaries.text import Words
-from tests.browser import Offline, browser, chromium_or_skip, screenshot  # noqa: F401 - browser is a fixture
-from tests.test_cli import VNMETER, environment, serving
+from tests.browser import (
+    DemoService,
+    Offline,
+    chromium_or_skip,
+    exported_csv,
+    open_page,
+    screenshot,
+    sign_in,
+    table,
+    text,
+)
+from tests.processes import VNMETER, environment, serving
 
 USERS_SCALE = 20_000  # 1 demo user for 20,000 (the CLI default is 2,000): a demo of a few seconds
 VISITS_SCALE = 100_000
@@ -34,22 +40,8 @@ REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 READER_PAGES = ["overview", "rankings", "origin", "platform", "summaries", "quality", "reconciliation"]
 
 
-@dataclass
-class Service:
-    url: str
-    admin: str
-    analyst: str
-    vendor: str  # a key of vendor 'meta' (Facebook, Messenger)
-
-    def get(self, path: str, key: str | None = None, **params: Any) -> Any:
-        response = httpx.get(f"{self.url}{path}", params=params, timeout=60,
-                             headers={"Authorization": f"Bearer {key or self.analyst}"})
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoService]:
     chromium_or_skip()  # no demo to make when there is no browser to look at it
     directory = tmp_path_factory.mktemp("dashboard")
     env = environment(directory / "data")
@@ -68,16 +60,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
                                  headers={"Authorization": f"Bearer {admin}"}, timeout=30)
             assert created.status_code == 201, created.text
             keys[role] = created.json()["key"]
-        yield Service(url, admin, keys["analyst"], keys["vendor"])
-
-
-@pytest.fixture
-def offline(browser: Any) -> Iterator[Offline]:  # noqa: F811 - the browser fixture
-    context = Offline(browser, viewport={"width": 1360, "height": 900}, accept_downloads=True)
-    yield context
-    assert context.blocked == [], f"requests beyond this machine: {context.blocked}"
-    assert not [e for e in context.errors if "Failed to load resource" not in e], context.errors
-    context.close()
+        yield DemoService(url, admin, keys["analyst"], keys["vendor"])
 
 
 # -- expected text: the summaries' own formatting (service/summaries/text.py, Babel), not the page's JavaScript ----
@@ -90,40 +73,8 @@ def scale(kind: str) -> int:
     return VISITS_SCALE if kind == "web" else USERS_SCALE
 
 
-# -- page helpers -------------------------------------------------------------------------------------------------
-def sign_in(offline: Offline, service: Service, key: str) -> Any:
-    page = offline.page()
-    page.goto(f"{service.url}/")
-    page.fill("[data-testid=key-input]", key)
-    page.click("[data-testid=sign-in-button]")
-    page.wait_for_selector("[data-testid=nav]")
-    return page
-
-
-def open_page(page: Any, service: Service, route: str, ready: str) -> None:
-    page.goto(f"{service.url}/#/{route}")
-    page.wait_for_selector(ready)
-    page.wait_for_selector("[data-testid=loading]", state="detached")
-
-
-def text(page: Any, selector: str) -> str:
-    return str(page.locator(selector).inner_text()).strip()
-
-
-def table(page: Any, name: str) -> list[list[str]]:
-    rows = page.locator(f"[data-testid=table-{name}] tbody tr")
-    return [[cell.strip() for cell in rows.nth(i).locator("td").all_inner_texts()] for i in range(rows.count())]
-
-
-def exported_csv(page: Any, name: str) -> list[dict[str, str]]:
-    with page.expect_download() as download:
-        page.click(f"[data-testid=csv-{name}]")
-    content = Path(download.value.path()).read_text(encoding="utf-8-sig")
-    return list(csv.DictReader(io.StringIO(content)))
-
-
 # -- tests -------------------------------------------------------------------------------------------------------
-def test_sign_in_keeps_the_key_in_the_session_and_out_of_urls(offline: Offline, service: Service) -> None:
+def test_sign_in_keeps_the_key_in_the_session_and_out_of_urls(offline: Offline, service: DemoService) -> None:
     page = offline.page()
     page.goto(f"{service.url}/")
     page.fill("[data-testid=key-input]", "vnm_not-a-key")
@@ -156,7 +107,7 @@ def test_sign_in_keeps_the_key_in_the_session_and_out_of_urls(offline: Offline, 
     assert page.evaluate("sessionStorage.getItem('vnmeter.key')") is None
 
 
-def test_overview_shows_the_apis_figures(offline: Offline, service: Service) -> None:
+def test_overview_shows_the_apis_figures(offline: Offline, service: DemoService) -> None:
     page = sign_in(offline, service, service.analyst)
     open_page(page, service, "overview", "[data-testid=value-mau_total]")
     # the reports' bands (1 and 5 million users) at the demo's scale: 1,000,000 / 20,000 and 5,000,000 / 20,000
@@ -182,7 +133,7 @@ def test_overview_shows_the_apis_figures(offline: Offline, service: Service) -> 
     assert march["mau_total"] != half["mau_total"]  # (three months of users over six: half of March's average)
 
 
-def test_rankings_show_the_apis_order_and_values_and_export_them(offline: Offline, service: Service) -> None:
+def test_rankings_show_the_apis_order_and_values_and_export_them(offline: Offline, service: DemoService) -> None:
     page = sign_in(offline, service, service.analyst)
     open_page(page, service, "rankings", "[data-testid=table-rankings]")
     page.select_option("[data-testid=select-category]", "communication")
@@ -199,7 +150,7 @@ def test_rankings_show_the_apis_order_and_values_and_export_them(offline: Offlin
     screenshot(page, "rankings")
 
 
-def test_vietnamese_vs_foreign_shows_the_reports_data_split(offline: Offline, service: Service) -> None:
+def test_vietnamese_vs_foreign_shows_the_reports_data_split(offline: Offline, service: DemoService) -> None:
     page = sign_in(offline, service, service.analyst)
     open_page(page, service, "origin", "[data-testid=value-vn-share]")
     # the Q1/2022 report: Zalo + Mocha 591 MB (58.84%) against Messenger + Viber + Telegram 413.3 MB (41.16%), 1.43x
@@ -217,7 +168,7 @@ def test_vietnamese_vs_foreign_shows_the_reports_data_split(offline: Offline, se
     screenshot(page, "origin")
 
 
-def test_platform_page_shows_figures_trend_and_breakdowns(offline: Offline, service: Service) -> None:
+def test_platform_page_shows_figures_trend_and_breakdowns(offline: Offline, service: DemoService) -> None:
     page = sign_in(offline, service, service.analyst)
     open_page(page, service, "platform/zalo", "[data-testid=value-mau_avg]")
     metrics = service.get("/v1/platforms/zalo/metrics", period="2022-Q1")
@@ -258,7 +209,7 @@ def test_platform_page_shows_figures_trend_and_breakdowns(offline: Offline, serv
     screenshot(page, "platform-en")
 
 
-def test_summaries_show_versions_changes_and_every_format(offline: Offline, service: Service) -> None:
+def test_summaries_show_versions_changes_and_every_format(offline: Offline, service: DemoService) -> None:
     page = sign_in(offline, service, service.admin)
     open_page(page, service, "summaries", "[data-testid=table-versions]")
     versions = service.get("/v1/summaries/2022-Q1/versions")["items"]
@@ -284,7 +235,7 @@ def test_summaries_show_versions_changes_and_every_format(offline: Offline, serv
     screenshot(page, "summaries-v2")
 
 
-def test_a_vendor_key_sees_only_its_own_platforms(offline: Offline, service: Service) -> None:
+def test_a_vendor_key_sees_only_its_own_platforms(offline: Offline, service: DemoService) -> None:
     page = sign_in(offline, service, service.vendor)
     links = page.locator("[data-testid=nav] a[data-testid]")
     assert [links.nth(i).get_attribute("data-testid") for i in range(links.count())] == \
@@ -306,10 +257,10 @@ def test_a_vendor_key_sees_only_its_own_platforms(offline: Offline, service: Ser
     screenshot(page, "vendor-forbidden")
 
 
-def test_data_quality_of_the_demo_is_the_apis(offline: Offline, service: Service) -> None:
+def test_data_quality_of_the_demo_is_the_apis(offline: Offline, service: DemoService) -> None:
     """The demo posted its events through the ingestion path before the tests: the quality page of the year they
     arrived in shows the API's counts of every platform, written with Vietnamese thousands separators.
-    (tests/test_dashboard_quality.py checks the page against events of known outcomes.)"""
+    (tests/system/test_dashboard_quality.py checks the page against events of known outcomes.)"""
     now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
     year, quality = next((str(y), q) for y in (now.year, now.year - 1)  # the year before: a demo of New Year's Eve
                          if (q := service.get("/v1/quality", period=str(y)))["totals"])
@@ -327,7 +278,7 @@ def test_data_quality_of_the_demo_is_the_apis(offline: Offline, service: Service
     screenshot(page, "quality-demo")
 
 
-def test_docs_work_offline_and_authorize_sends_the_key(offline: Offline, service: Service) -> None:
+def test_docs_work_offline_and_authorize_sends_the_key(offline: Offline, service: DemoService) -> None:
     page = offline.page()
     page.goto(f"{service.url}/docs")
     page.wait_for_selector(".swagger-ui .opblock")

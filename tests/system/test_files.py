@@ -13,7 +13,8 @@ import pytest
 from queries.apikeys import ApiKeys
 from queries.store import Store
 from service.context import AdminKeyFileExists, bootstrap_admin_key
-from tests.test_cli import environment, serving, session, vnmeter
+from tests.factories import event
+from tests.processes import environment, serving, vnmeter
 
 
 def test_a_link_planted_at_the_admin_key_file_is_not_followed(store: Store, tmp_path: Path) -> None:
@@ -78,7 +79,7 @@ def test_what_vnmeter_writes_is_for_its_user_only(tmp_path: Path) -> None:
             assert admin.put("/v1/platforms/zalo", json=body).status_code == 200
             key = admin.post("/v1/keys", json={"role": "vendor", "vendor": "vng"}).json()["key"]
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as vendor:
-            answer = vendor.post("/v1/events", json=[session("2022-01-15T10:00:00+07:00")]).json()
+            answer = vendor.post("/v1/events", json=[event(ts="2022-01-15T10:00:00+07:00", user="cli-user")]).json()
             assert answer["accepted"] == 1
         through_service = vnmeter("summary", "2022-Q1", env=env, cwd=tmp_path)
         assert through_service.returncode == 0, through_service.stderr

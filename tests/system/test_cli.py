@@ -5,23 +5,17 @@ migrate, serve (first admin key, directory lock), platforms import and seal with
 from __future__ import annotations
 
 import csv
-import os
 import re
-import socket
 import stat
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-VNMETER = str(Path(sys.executable).parent / "vnmeter")
-MIGRATIONS = Path(__file__).resolve().parent.parent / "queries" / "migrations" / "single"
+from tests.processes import environment, serving, vnmeter
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "queries" / "migrations" / "single"
 PLATFORM_COLUMNS = ["platform_id", "name", "vendor", "origin", "category", "kind", "province"]
 RUNNING_IMPORT: list[dict[str, Any]] = [
     {"platform_id": "zalo", "name": "Zalo", "vendor": "vng", "origin": "vn", "category": "communication",
@@ -39,61 +33,12 @@ STOPPED_IMPORT: list[dict[str, Any]] = [
     {"platform_id": "danang-smartcity", "name": "Danang Smart City", "vendor": "danang", "origin": "vn",
      "category": "public_services", "kind": "app", "province": "VN-DN"},
 ]
-
-
-def environment(data_dir: Path) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("VNMETER_")}
-    env["VNMETER_DATA_DIR"] = str(data_dir)
-    return env
-
-
-def vnmeter(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([VNMETER, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
-
-
 def write_csv(path: Path, platforms: list[dict[str, Any]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=PLATFORM_COLUMNS)
         writer.writeheader()
         writer.writerows({**p, "province": p["province"] or ""} for p in platforms)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serving(env: dict[str, str], cwd: Path, log: Path, umask: int = -1) -> Iterator[str]:
-    """`vnmeter serve` in the background until it answers /health/live; killed on exit whatever happens.
-    `umask` is the one it starts with (-1: this process's)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log.open("w") as output:
-        process = subprocess.Popen([VNMETER, "serve", "--port", str(port)], env=env, cwd=cwd, stdout=output,
-                                   stderr=subprocess.STDOUT, umask=umask)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"vnmeter serve exited with {process.returncode}: {log.read_text()}"
-            try:
-                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"vnmeter serve did not start: {log.read_text()}"
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 def session(ts: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import pytest
 
 from service.health import LIVE_WITHIN_S, READY_EVERY_TICKS, HealthProcess
 from service.server import ServerLimits, build
-from tests.test_cli import VNMETER, environment, free_port
+from tests.processes import VNMETER, environment, free_port
 
 TIMEOUT_S = 20.0  # how long a test waits for what it expects; never a figure under test
 

@@ -22,7 +22,7 @@ from queries.store import Store
 from service.cli import main
 from tests.factories import ADMIN, ADMIN_KEY, Api, running_api
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def session(user: str, day: date, **fields: Any) -> dict[str, Any]:

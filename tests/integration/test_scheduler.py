@@ -21,8 +21,8 @@ from queries.store import Store
 from queries.summaries import Summaries, SummaryRuns
 from service import scheduler
 from service.scheduler import Scheduler, due_date, due_quarters, latest_due_quarter
+from tests.api.test_summaries import session
 from tests.factories import running_api
-from tests.test_summaries import session
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

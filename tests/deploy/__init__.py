@@ -1,0 +1,1 @@
+"""Tests of the deployment artefacts: the cluster schema and everything under deploy/."""

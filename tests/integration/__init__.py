@@ -1,0 +1,1 @@
+"""Tests of the storage-facing modules against a fresh chDB database each."""
