@@ -93,17 +93,18 @@ class _Batch:
 
     rows: list[StoredRow]
     keys: set[tuple[str, int]]  # (platform, id); fewer than rows when the request repeats an event
-    ids: str  # the ids in decimal joined by commas: a piece of the lookup's Array(UInt128) literal
     block: bytes  # the lines joined: a piece of the insert block
     tally: Tally | None  # every row counted as accepted, the writer moves repeats to `duplicate`; None: no counts
     future: Future[WriteResult]
 
     @classmethod
     def of(cls, rows: list[StoredRow], tally: Tally | None, future: Future[WriteResult]) -> _Batch:
-        platforms = [row[0] for row in rows]
-        ids = [row[1] for row in rows]
-        return cls(rows, set(zip(platforms, ids, strict=True)), ",".join(map(str, ids)),
-                   b"\n".join(row[2] for row in rows), tally, future)
+        return cls(rows, {(row[0], row[1]) for row in rows}, b"\n".join(row[2] for row in rows), tally, future)
+
+    def ids(self) -> str:
+        """The ids in decimal joined by commas: a piece of the lookup's Array(UInt128) literal (made only when
+        every id is looked up: the stored-id filter passes only a few)."""
+        return ",".join(str(row[1]) for row in self.rows)
 
 
 @dataclass(slots=True)
@@ -230,7 +231,7 @@ class Writer:
         claimed: set[tuple[str, int]] = set()
         if self.seen is None:
             for chunk in lookup_chunks(group, LOOKUP_MAX_IDS):
-                claimed |= self._stored_ids(keys, IntArray(batch.ids for batch in chunk if batch.ids))
+                claimed |= self._stored_ids(keys, IntArray(batch.ids() for batch in chunk if batch.rows))
         else:  # only the pairs the filter may hold: the others are certainly new
             candidates = list({event_id for _, event_id in self.seen.may_hold(keys)})
             for start in range(0, len(candidates), LOOKUP_MAX_IDS):

@@ -47,7 +47,7 @@ def test_no_single_lookup_exceeds_the_limit_the_engine_handles() -> None:
     """The largest group (GROUP_MAX_ROWS, plus one request of MAX_EVENTS_PER_REQUEST less one) splits into
     lookups of at most LOOKUP_MAX_IDS + MAX_EVENTS_PER_REQUEST ids, under the 65,000 measured to work."""
     sizes = [MAX_EVENTS_PER_REQUEST] * (GROUP_MAX_ROWS // MAX_EVENTS_PER_REQUEST) + [MAX_EVENTS_PER_REQUEST - 1]
-    group = [_Batch([("zalo", 1, b"[]", date(2022, 4, 1), "lt_1h")] * size, set(), "1", b"", None, Future())
+    group = [_Batch([("zalo", 1, b"[]", date(2022, 4, 1), "lt_1h")] * size, set(), b"", None, Future())
              for size in sizes]
     assert max(sum(len(b.rows) for b in chunk) for chunk in lookup_chunks(group, LOOKUP_MAX_IDS)) <= 65_000
 
