@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 # The request path allocates a few objects per event (rows, keys) and keeps groups of up to 100,000 events
 # alive while they are stored; at Python's default threshold (700 allocations) the cyclic collector ran every
 # few hundred events and walked those live objects: 7-8% of the service's CPU under perf. Young objects are
-# collected every 50,000 allocations instead: 6-10% more events/s (docs/PERFORMANCE.md).
+# collected every 50,000 allocations instead: 6-10% more events/s (docs/decisions/0004-gc-thresholds.md).
 GC_THRESHOLDS = (50_000, 20, 20)
 
 
