@@ -16,7 +16,7 @@ import msgspec
 
 QUALITY_TABLE = "ingest_quality"
 QUALITY_FORMAT = "JSONCompactEachRow"
-QUALITY_COLUMNS = ("vendor", "platform", "day", "event_month", "outcome", "reason", "lateness", "events")
+QUALITY_COLUMNS = ("vendor", "platform", "day", "event_month", "outcome", "reason", "lateness", "token", "events")
 UNKNOWN_MONTH = date(1970, 1, 1)
 """`event_month` of a rejected row whose `ts` could not be read."""
 
@@ -53,17 +53,18 @@ class Tally:
     duplicate: Counter[tuple[str, date]] = field(default_factory=Counter)
     rejected: Counter[tuple[str, date, str]] = field(default_factory=Counter)
 
-    def lines(self) -> Iterable[bytes]:
-        """The tally as JSONCompactEachRow lines of `ingest_quality` (QUALITY_COLUMNS)."""
+    def lines(self, token: str) -> Iterable[bytes]:
+        """The tally as JSONCompactEachRow lines of `ingest_quality` (QUALITY_COLUMNS), marked with the journal
+        `token` of the insert group that counts them."""
         vendor, day = self.vendor, self.day.isoformat()
         for (platform, month, late), n in self.accepted.items():
-            yield _encode((vendor, platform, day, month.isoformat(), "accepted", "", late, n))
+            yield _encode((vendor, platform, day, month.isoformat(), "accepted", "", late, token, n))
         for (platform, month), n in self.duplicate.items():
-            yield _encode((vendor, platform, day, month.isoformat(), "duplicate", "", "", n))
+            yield _encode((vendor, platform, day, month.isoformat(), "duplicate", "", "", token, n))
         for (platform, month, reason), n in self.rejected.items():
-            yield _encode((vendor, platform, day, month.isoformat(), "rejected", reason, "", n))
+            yield _encode((vendor, platform, day, month.isoformat(), "rejected", reason, "", token, n))
 
 
-def block(tallies: Iterable[Tally]) -> bytes:
-    """The `ingest_quality` insert block of a group's requests."""
-    return b"\n".join(line for tally in tallies for line in tally.lines())
+def block(tallies: Iterable[Tally], token: str) -> bytes:
+    """The `ingest_quality` insert block of a group's requests, whose journal entry is `token`."""
+    return b"\n".join(line for tally in tallies for line in tally.lines(token))

@@ -53,6 +53,7 @@ _encode = msgspec.json.encode
 # Larger groups mean fewer parts per event: the writer alone did 135,000-155,000 events/s with groups of at most
 # 50,000 and 168,000-173,000 with at most 100,000 (bench/writer_costs.py writer --threads 256 --max-rows N).
 GROUP_MAX_ROWS = 100_000
+QUALITY_STORED_SQL = "SELECT 1 FROM ingest_quality WHERE token = {token:String} LIMIT 1"
 # One dedup lookup binds at most this many ids (a group takes several). chDB's ClickHouse (26.9) keeps an IN
 # list of up to 65,000 UInt128 values as a hash set in the key condition (0.12 s against 1,000,000 stored
 # ids); with 70,000 it drops it and the lookup ran past 20 s (bench/writer_costs.py lookup-sizes).
@@ -250,11 +251,12 @@ class Writer:
         else:
             lines, inserted, results, tallies = _first_arrivals(group, claimed)
             events = b"\n".join(lines)
+        token = uuid.uuid4().hex
         blocks = [Block(INGEST_TABLE, INGEST_COLUMNS, INGEST_FORMAT, events)] if events else []
-        counts = quality.block(tallies)
+        counts = quality.block(tallies, token)
         if counts:
             blocks.append(Block(quality.QUALITY_TABLE, quality.QUALITY_COLUMNS, quality.QUALITY_FORMAT, counts))
-        entry = Entry(uuid.uuid4().hex, tuple(blocks))
+        entry = Entry(token, tuple(blocks))
         self.journal.add(entry)
         if inserted:
             if self.seen is not None:
@@ -372,7 +374,7 @@ class Writer:
         for token, entry in list(self._unfinished.items()):
             try:
                 self._insert_first(entry)
-                self._insert_rest(entry)
+                self._finish_rest(entry)
             except Exception as exc:
                 if isinstance(exc, DatabaseError) and _is_data_error(exc):
                     log.error("insert %s is refused as data on replay; set aside: %s", token, exc)
@@ -433,6 +435,20 @@ class Writer:
         for block in entry.blocks[1:]:
             self._insert_once(entry.token, block)
 
+    def _finish_rest(self, entry: Entry) -> None:
+        for block in entry.blocks[1:]:
+            self._finish_block(entry.token, block)
+
+    def _finish_block(self, token: str, block: Block) -> None:
+        """Insert a block that may or may not have been stored before. Counts that carry their entry's token
+        (migration 0014) go in again, under a fresh deduplication token, only when none of them are stored: the
+        entry's own token may have been recorded without its rows. Other blocks rely on the entry's token."""
+        if block.table == quality.QUALITY_TABLE and "token" in block.columns:
+            if not self.store.rows(QUALITY_STORED_SQL, {"token": token}):
+                self._insert_once(uuid.uuid4().hex, block)
+            return
+        self._insert_once(token, block)
+
     def _insert_once(self, token: str, block: Block) -> None:
         """Insert `block` under `token`: ClickHouse skips the blocks each table already has under it."""
         self.store.raw_insert(block.table, block.columns, block.data, block.format, settings={
@@ -460,7 +476,7 @@ class Writer:
                     self._refill(entry)
                     for block in entry.blocks:
                         if block.table != INGEST_TABLE:
-                            self._insert_once(entry.token, block)
+                            self._finish_block(entry.token, block)
                 except (DatabaseError, ValueError, msgspec.DecodeError) as exc:
                     if isinstance(exc, DatabaseError) and not _is_data_error(exc):
                         raise

@@ -8,6 +8,8 @@ import orjson
 import pytest
 
 from ingest.journal import Block, Entry, FileJournal, TableJournal, journal_for
+from ingest.quality import QUALITY_COLUMNS, QUALITY_FORMAT, QUALITY_TABLE, Tally
+from ingest.quality import block as quality_block
 from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, INGEST_TABLE
 from ingest.write import Writer
 from queries.consistency import differences
@@ -135,3 +137,57 @@ def test_an_unreadable_journal_file_is_quarantined(store: Store) -> None:
         assert files.quarantined()[0].error.startswith("unreadable journal file")
     finally:
         writer.close()
+
+
+def counts_entry(token: str) -> Entry:
+    """An entry of the events above and their counts (3 accepted), as the writer journals it."""
+    tally = Tally("vng", date(2022, 4, 1))
+    tally.accepted[("zalo", date(2022, 3, 1), "older")] = 1
+    tally.accepted[("zalo", date(2022, 4, 1), "older")] = 2
+    return Entry(token, (Block(INGEST_TABLE, INGEST_COLUMNS, INGEST_FORMAT, block(ROWS)),
+                         Block(QUALITY_TABLE, QUALITY_COLUMNS, QUALITY_FORMAT, quality_block([tally], token))))
+
+
+def accepted(store: Store) -> list[tuple]:
+    return store.rows("SELECT event_month, sum(events) FROM ingest_quality WHERE outcome = 'accepted' "
+                      "GROUP BY event_month ORDER BY event_month")
+
+
+@pytest.mark.parametrize("kind", JOURNALS)
+def test_counts_whose_token_was_recorded_but_not_stored_are_inserted_again(store: Store, kind: str) -> None:
+    """The crash loop's one failure (seed 12 of 20): a group's events were stored, but its counts' token was
+    recorded in ingest_quality without their rows, so the replay under that token was skipped and the counts
+    stayed 200 short. Here the token is recorded by a block of other counts; start-up finds no counts of the
+    entry and inserts them under a fresh token."""
+    entry = counts_entry("t-counts")
+    (journal_for(store) if kind == "file" else TableJournal(store)).add(entry)
+    store.raw_insert("events_ingest", INGEST_COLUMNS, block(ROWS), INGEST_FORMAT, settings={
+        "insert_deduplication_token": "t-counts", "deduplicate_blocks_in_dependent_materialized_views": 1})
+    other = Tally("vng", date(2022, 4, 1))
+    other.rejected[("", date(2022, 4, 1), "malformed")] = 1
+    store.raw_insert(QUALITY_TABLE, QUALITY_COLUMNS, quality_block([other], "t-other"), QUALITY_FORMAT,
+                     settings={"insert_deduplication_token": "t-counts"})
+    writer = Writer(store)
+    try:
+        recover(store, writer, None)
+    finally:
+        writer.close()
+    assert accepted(store) == [(date(2022, 3, 1), 1), (date(2022, 4, 1), 2)]
+    assert figures(store) == COMPLETE
+
+
+@pytest.mark.parametrize("kind", JOURNALS)
+def test_counts_already_stored_are_not_counted_again(store: Store, kind: str) -> None:
+    """Killed after the insert, before its done mark: the counts are there under the entry's token."""
+    entry = counts_entry("t-done")
+    (journal_for(store) if kind == "file" else TableJournal(store)).add(entry)
+    for stored in entry.blocks:
+        store.raw_insert(stored.table, stored.columns, stored.data, stored.format, settings={
+            "insert_deduplication_token": "t-done", "deduplicate_blocks_in_dependent_materialized_views": 1})
+    writer = Writer(store)
+    try:
+        recover(store, writer, None)
+    finally:
+        writer.close()
+    assert accepted(store) == [(date(2022, 3, 1), 1), (date(2022, 4, 1), 2)]
+    assert figures(store) == COMPLETE
