@@ -153,6 +153,16 @@ def accepted(store: Store) -> list[tuple]:
                       "GROUP BY event_month ORDER BY event_month")
 
 
+def recovered_counts(store: Store) -> tuple[list[tuple], tuple]:
+    """What start-up leaves: the accepted counts per event month, and the events' figures."""
+    writer = Writer(store)
+    try:
+        recover(store, writer, None)
+    finally:
+        writer.close()
+    return accepted(store), figures(store)
+
+
 @pytest.mark.parametrize("kind", JOURNALS)
 def test_counts_whose_token_was_recorded_but_not_stored_are_inserted_again(store: Store, kind: str) -> None:
     """The crash loop's one failure (seed 12 of 20): a group's events were stored, but its counts' token was
@@ -167,13 +177,7 @@ def test_counts_whose_token_was_recorded_but_not_stored_are_inserted_again(store
     other.rejected[("", date(2022, 4, 1), "malformed")] = 1
     store.raw_insert(QUALITY_TABLE, QUALITY_COLUMNS, quality_block([other], "t-other"), QUALITY_FORMAT,
                      settings={"insert_deduplication_token": "t-counts"})
-    writer = Writer(store)
-    try:
-        recover(store, writer, None)
-    finally:
-        writer.close()
-    assert accepted(store) == [(date(2022, 3, 1), 1), (date(2022, 4, 1), 2)]
-    assert figures(store) == COMPLETE
+    assert recovered_counts(store) == ([(date(2022, 3, 1), 1), (date(2022, 4, 1), 2)], COMPLETE)
 
 
 @pytest.mark.parametrize("kind", JOURNALS)
@@ -184,10 +188,4 @@ def test_counts_already_stored_are_not_counted_again(store: Store, kind: str) ->
     for stored in entry.blocks:
         store.raw_insert(stored.table, stored.columns, stored.data, stored.format, settings={
             "insert_deduplication_token": "t-done", "deduplicate_blocks_in_dependent_materialized_views": 1})
-    writer = Writer(store)
-    try:
-        recover(store, writer, None)
-    finally:
-        writer.close()
-    assert accepted(store) == [(date(2022, 3, 1), 1), (date(2022, 4, 1), 2)]
-    assert figures(store) == COMPLETE
+    assert recovered_counts(store) == ([(date(2022, 3, 1), 1), (date(2022, 4, 1), 2)], COMPLETE)
