@@ -45,11 +45,6 @@ def api(store: Store, tmp_path: Path) -> Iterator[Api]:
         yield running
 
 
-@pytest.fixture
-def vng(api: Api) -> dict[str, str]:
-    return api.vendor("vng")
-
-
 @pytest.fixture(scope="module")
 def shared(chdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[str, str]]]:
     """One app and a 'vng' vendor key for the tests that only read the answer."""
