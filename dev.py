@@ -53,7 +53,10 @@ def main(argv: list[str]) -> int:
     if command == "serve":
         args = [str(BIN / "vnmeter"), "serve", *rest]
     elif command == "test":
-        args = [str(BIN / "python"), "-m", "pytest", *rest]
+        # Two workers, each taking whole modules (module fixtures are built once); `-n 0` runs in one process.
+        workers = [] if any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in rest) else [
+            "-n", "2", "--dist", "loadfile"]
+        args = [str(BIN / "python"), "-m", "pytest", *workers, *rest]
     elif command == "lint":
         ruff = subprocess.run([str(BIN / "ruff"), "check", "."], cwd=ROOT).returncode
         mypy = subprocess.run([str(BIN / "mypy")], cwd=ROOT).returncode

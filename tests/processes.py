@@ -30,10 +30,16 @@ def vnmeter(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port nothing listens on, and one no other test worker picks: under pytest-xdist worker N of
+    W takes only ports equal to N modulo W (a port freed here may be bound by a service a moment later)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port % workers == worker:
+            return port
 
 
 @contextmanager

@@ -37,6 +37,7 @@ from queries.store import Store
 from service.app import create_app
 from service.settings import Settings
 from tests.factories import ADMIN, ADMIN_KEY, bearer, event, fresh_store, platform_body
+from tests.processes import free_port
 
 REASONS = {str(reason) for reason in Reason}
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -396,9 +397,7 @@ def live_server(chdb_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(service.limits, "BODY_TIMEOUT_S", 1.5)
     with fresh_store(chdb_dir) as store:
         app = create_app(Settings(data_dir=tmp_path, admin_key=ADMIN_KEY), store=store)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                                timeout_keep_alive=5))
         thread = threading.Thread(target=server.run, daemon=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,18 +32,12 @@ from service.app import create_app
 from service.context import Services
 from service.settings import Settings
 from tests.factories import ADMIN, ADMIN_KEY, bearer, event, fresh_store, ndjson, platform_body
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # nothing listens there once the probe is closed
+from tests.processes import free_port
 
 
 def unreachable_store(data_dir: Path) -> Store:
     """A Store on a ClickHouse server URL where nothing listens (its start-up probe skipped)."""
-    target = resolve_target(f"http://default:x@127.0.0.1:{closed_port()}/vnmeter", data_dir)
+    target = resolve_target(f"http://default:x@127.0.0.1:{free_port()}/vnmeter", data_dir)
     with mock.patch.object(Store, "_bootstrap", lambda self: None):
         return Store(target)
 
@@ -203,10 +196,10 @@ def test_unreachable_clickhouse_gives_503_and_not_ready(chdb_dir: Path, tmp_path
 
 def test_service_started_while_clickhouse_is_down_stays_live(tmp_path: Path) -> None:
     """`vnmeter serve` against a ClickHouse server that does not answer yet: live, not ready, 503s."""
-    port = closed_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VNMETER_")}
     env.update(VNMETER_DATA_DIR=str(tmp_path / "data"), VNMETER_ADMIN_KEY=ADMIN_KEY,
-               VNMETER_CLICKHOUSE_URL=f"http://default:x@127.0.0.1:{closed_port()}/vnmeter")
+               VNMETER_CLICKHOUSE_URL=f"http://default:x@127.0.0.1:{free_port()}/vnmeter")
     script = Path(sys.executable).with_name("vnmeter")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
     process = subprocess.Popen([*command, "serve", "--port", str(port)], env=env, cwd=tmp_path,
