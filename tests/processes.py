@@ -31,14 +31,15 @@ def vnmeter(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
 
 def free_port() -> int:
     """A loopback port nothing listens on, and one no other test worker picks: under pytest-xdist worker N of
-    W takes only ports equal to N modulo W (a port freed here may be bound by a service a moment later)."""
+    W takes only ports whose half is N modulo W (a port freed here may be bound by a service a moment later).
+    The half, because Linux hands out even ports to bind() with port 0 and keeps odd ones for connect()."""
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     while True:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port: int = sock.getsockname()[1]
-        if port % workers == worker:
+        if port // 2 % workers == worker:
             return port
 
 
