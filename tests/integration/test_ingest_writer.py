@@ -1,5 +1,4 @@
-"""The writer's two threads: a group looked up while the one before it is still being inserted, and how
-groups form.
+"""The writer's two threads: a group looked up while the one before it is still being inserted.
 
 Group k+1's lookup cannot see group k's events in ClickHouse until k's insert returns; these tests hold
 k's insert open and check that k+1 still counts k's events as duplicates, that a failed insert fails the
@@ -10,16 +9,15 @@ for start-up recovery to do.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
 from ingest.journal import Block, FileJournal, TableJournal, journal_for
 from ingest.rows import StoredRow
-from ingest.write import GROUP_MIN_ROWS, LINGER_FROM_ROWS, WriteFailed, Writer, WriteResult, _Batch, _Prepared
+from ingest.write import WriteFailed, Writer, WriteResult
 from queries.store import Store
 from tests.factories import stored_row
 
@@ -188,35 +186,3 @@ def test_unmarked_complete_groups_replay_as_no_ops(store: Store) -> None:
         again.close()
     assert figures(store) == (3, 30, 3)
     assert store.rows("SELECT sum(sessions), sum(duration_s) FROM platform_daily")[0] == (3, 30)
-
-
-class CountingWriter(Writer):
-    """A writer that records the number of events of every group it prepares."""
-
-    def __init__(self, store: Store, linger_s: float):
-        self.groups: list[int] = []
-        super().__init__(store, linger_s=linger_s)
-
-    def _prepare(self, group: Sequence[_Batch]) -> _Prepared:
-        self.groups.append(sum(len(batch.rows) for batch in group))
-        return super()._prepare(group)
-
-
-def test_under_load_a_group_waits_for_more_events_and_a_quiet_writer_does_not(store: Store,
-                                                                              pool: ThreadPoolExecutor) -> None:
-    writer = CountingWriter(store, linger_s=60)
-    try:
-        began = time.monotonic()
-        assert writer.write(stored(LINGER_FROM_ROWS, base=0x200)) == WriteResult(LINGER_FROM_ROWS, 0)
-        assert time.monotonic() - began < 30  # the first group, at a quiet writer: inserted at once
-        small = pool.submit(writer.write, stored(10, base=0x300))
-        time.sleep(1.0)  # a group of 10 events alone would be inserted by now; under load it waits for more
-        assert not small.done()
-        large = pool.submit(writer.write, stored(GROUP_MIN_ROWS, base=0x400))
-        assert small.result(timeout=60) == WriteResult(10, 0)
-        assert large.result(timeout=60) == WriteResult(GROUP_MIN_ROWS, 0)
-    finally:
-        writer.close()
-    assert writer.groups == [LINGER_FROM_ROWS, 10 + GROUP_MIN_ROWS]
-    assert figures(store) == (LINGER_FROM_ROWS + 10 + GROUP_MIN_ROWS, 10 * (LINGER_FROM_ROWS + 10 + GROUP_MIN_ROWS),
-                              LINGER_FROM_ROWS + 10 + GROUP_MIN_ROWS)
