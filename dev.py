@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
         args = [str(BIN / "vnmeter"), "serve", *rest]
     elif command == "test":
         # Two workers, each taking whole modules (module fixtures are built once); `-n 0` runs in one process.
-        workers = [] if any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in rest) else [
+        workers = [] if any(arg.startswith(("-n", "--numprocesses")) for arg in rest) else [
             "-n", "2", "--dist", "loadfile"]
         args = [str(BIN / "python"), "-m", "pytest", *workers, *rest]
     elif command == "lint":

@@ -32,7 +32,7 @@ def vnmeter(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
 def free_port() -> int:
     """A loopback port nothing listens on, and one no other test worker picks: under pytest-xdist worker N of
     W takes only ports whose half is N modulo W (a port freed here may be bound by a service a moment later).
-    The half, because Linux hands out even ports to bind() with port 0 and keeps odd ones for connect()."""
+    The half, because Linux gives bind() with port 0 ports of one parity only (the other is kept for connect())."""
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     while True:
