@@ -5,6 +5,7 @@
     python bench/writer_costs.py insert [--rows 800000] [--groups 8000,32000,100000]
     python bench/writer_costs.py part
     python bench/writer_costs.py writer [--rows 600000] [--threads 64] [--max-rows 50000] [--stored 0] [--no-filter]
+                                        [--linger 0.5]
 
 `lookup-sizes`: one lookup (the writer's SQL) of each number of ids, with a 20 s limit: where the engine
 stops keeping the IN list as a set (the reason for the writer's LOOKUP_MAX_IDS).
@@ -42,7 +43,7 @@ from ingest_bench import PLATFORMS, fill_event_keys, own_cpu_s  # noqa: E402 - b
 
 from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, StoredRow, stored_line  # noqa: E402
 from ingest.seen import SeenFilter  # noqa: E402
-from ingest.write import GROUP_MAX_ROWS, STORED_IDS_SQL, Writer  # noqa: E402
+from ingest.write import GROUP_LINGER_S, GROUP_MAX_ROWS, STORED_IDS_SQL, Writer  # noqa: E402
 from queries.migrate import migrate  # noqa: E402
 from queries.store import IntArray, Store, open_store  # noqa: E402
 
@@ -160,7 +161,7 @@ class CountingWriter(Writer):
 
 
 def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS, stored: int = 0,
-           use_filter: bool = True) -> None:
+           use_filter: bool = True, linger_s: float = GROUP_LINGER_S) -> None:
     if stored:
         fill_event_keys(store, stored)
     rng = random.Random(2)
@@ -174,7 +175,7 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
             platform, event_id, f"{rng.getrandbits(128):032x}", "session", ts_ms, day, rng.randrange(3600),
             rng.randrange(10**8), "VN", "", "android"), MONTH, "lt_1h"))
     requests = [events[i:i + 1000] for i in range(0, rows, 1000)]
-    counting = CountingWriter(store, max_rows=max_rows)
+    counting = CountingWriter(store, max_rows=max_rows, linger_s=linger_s)
     if use_filter:  # as the service does on the embedded engine
         counting.use_filter(SeenFilter.load(store))
 
@@ -193,7 +194,7 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
     assert store.command("SELECT count() FROM events") == rows
     print(f"{rows:,} events in 1,000-row requests from {threads} threads, {stored:,} ids stored before, "
           f"{'with' if counting.seen else 'without'} the stored-id filter: "
-          f"{rows / wall:,.0f} events/s, "
+          f"groups waiting up to {linger_s} s under load: {rows / wall:,.0f} events/s, "
           f"{cpu / rows * 1e6:.1f} us CPU per event, {counting.groups} groups of {rows / counting.groups:,.0f} "
           f"events on average")
 
@@ -207,6 +208,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=800_000)
     parser.add_argument("--threads", type=int, default=64)
     parser.add_argument("--max-rows", type=int, default=GROUP_MAX_ROWS, help="the writer's largest group")
+    parser.add_argument("--linger", type=float, default=GROUP_LINGER_S, help="writer: how long a group under load "
+                        "waits for more events (0: never)")
     parser.add_argument("--groups", default="8000,32000,100000")
     parser.add_argument("--no-filter", action="store_true", help="writer: look every id up (as on a server)")
     args = parser.parse_args()
@@ -222,7 +225,7 @@ def main() -> None:
         elif args.what == "lookup-sizes":
             lookup_sizes(store, stored, [int(size) for size in args.sizes.split(",")])
         elif args.what == "writer":
-            writer(store, args.rows, args.threads, args.max_rows, stored, not args.no_filter)
+            writer(store, args.rows, args.threads, args.max_rows, stored, not args.no_filter, args.linger)
         else:
             part(store)
         store.close()

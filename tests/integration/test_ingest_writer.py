@@ -1,4 +1,5 @@
-"""The writer's two threads: a group looked up while the one before it is still being inserted.
+"""The writer's two threads: a group looked up while the one before it is still being inserted, and how
+groups form.
 
 Group k+1's lookup cannot see group k's events in ClickHouse until k's insert returns; these tests hold
 k's insert open and check that k+1 still counts k's events as duplicates, that a failed insert fails the
@@ -9,15 +10,17 @@ for start-up recovery to do.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from ingest.journal import Block, FileJournal, TableJournal, journal_for
 from ingest.rows import StoredRow
-from ingest.write import WriteFailed, Writer, WriteResult
+from ingest.write import LINGER_FROM_ROWS, WriteFailed, Writer, WriteResult, _Batch, _Prepared
 from queries.store import Store
 from tests.factories import stored_row
 
@@ -186,3 +189,48 @@ def test_unmarked_complete_groups_replay_as_no_ops(store: Store) -> None:
         again.close()
     assert figures(store) == (3, 30, 3)
     assert store.rows("SELECT sum(sessions), sum(duration_s) FROM platform_daily")[0] == (3, 30)
+
+
+class CountingWriter(Writer):
+    """A writer that records the number of events of every group it prepares."""
+
+    def __init__(self, store: Store, **options: Any):
+        self.groups: list[int] = []
+        super().__init__(store, **options)
+
+    def _prepare(self, group: Sequence[_Batch]) -> _Prepared:
+        self.groups.append(sum(len(batch.rows) for batch in group))
+        return super()._prepare(group)
+
+
+def test_under_load_a_group_waits_for_more_events_and_a_quiet_writer_does_not(store: Store,
+                                                                              pool: ThreadPoolExecutor) -> None:
+    writer = CountingWriter(store, linger_s=60, linger_gap_s=30, min_rows=20)
+    try:
+        began = time.monotonic()
+        assert writer.write(stored(LINGER_FROM_ROWS, base=0x200)) == WriteResult(LINGER_FROM_ROWS, 0)
+        assert time.monotonic() - began < 20  # the first group, at a quiet writer: inserted at once
+        first = pool.submit(writer.write, stored(10, base=0x300))
+        time.sleep(1.0)  # a group of 10 events alone would be inserted by now; under load it waits for more
+        assert not first.done()
+        second = pool.submit(writer.write, stored(10, base=0x400))
+        # the group holds min_rows: inserted at once, long before the gap (30 s) or the linger (60 s) end
+        assert first.result(timeout=20) == WriteResult(10, 0)
+        assert second.result(timeout=20) == WriteResult(10, 0)
+    finally:
+        writer.close()
+    assert writer.groups == [LINGER_FROM_ROWS, 20]
+    assert figures(store) == (LINGER_FROM_ROWS + 20, 10 * (LINGER_FROM_ROWS + 20), LINGER_FROM_ROWS + 20)
+
+
+def test_under_load_a_group_stops_waiting_when_no_request_arrives_for_the_gap(store: Store) -> None:
+    writer = CountingWriter(store, linger_s=60, linger_gap_s=1.0, min_rows=1_000)
+    try:
+        assert writer.write(stored(LINGER_FROM_ROWS, base=0x200)) == WriteResult(LINGER_FROM_ROWS, 0)
+        began = time.monotonic()
+        assert writer.write(stored(10, base=0x300)) == WriteResult(10, 0)
+        waited = time.monotonic() - began
+    finally:
+        writer.close()
+    assert 1.0 <= waited < 30  # it waited for the gap, not for the whole linger
+    assert writer.groups == [LINGER_FROM_ROWS, 10]
