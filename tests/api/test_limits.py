@@ -94,6 +94,8 @@ def test_ingestion_memory_budget_gives_the_turns() -> None:
     default = IngestAdmission.for_memory(1024 * 1024 * 1024)
     assert (default.decoders, default.inside) == (3, 67)
     assert default.bound_bytes == (3 * 133 + 64 * 8) * 1024 * 1024
+    # the default, 2,048 MiB: 1,024 // 133 = 7 decoding (931 MiB), 1,024 // 8 = 128 more waiting for the writer
+    assert IngestAdmission.for_memory(Settings().ingest_memory_mb * 1024 * 1024).inside == 7 + 128
     small = IngestAdmission.for_memory(64 * 1024 * 1024)  # never less than one decoding turn: 32 MiB // 8 MiB = 4
     assert (small.decoders, small.inside) == (1, 5)
     assert Settings(ingest_memory_mb=64).ingest_memory_mb == 64
