@@ -2,8 +2,9 @@
 
 A request to POST /v1/events costs memory in two stages: while its body is read, inflated and parsed (up to
 DECODE_PEAK_BYTES, for at most a few seconds), and then while its rows wait for the writer to store them (up to
-KEPT_BYTES). Half the budget goes to each: `decoders` requests may decode at once, `inside` requests may be
-in the route at all (decoding or waiting for the writer). A request waits for its turn before its body is read,
+KEPT_BYTES). `decoders` requests may decode at once (as many as half the budget holds, at most MAX_DECODERS),
+and the rest of the budget is for requests waiting for the writer; `inside` requests may be in the route at
+all (decoding or waiting). A request waits for its turn before its body is read,
 so a waiting request holds no more than the server's read buffer; after WAIT_S in all it is answered 503 with
 `Retry-After` and stores nothing (vendors retry, as for any 503).
 
@@ -30,6 +31,11 @@ DECODE_PEAK_BYTES = 118 * MIB + 3 * MAX_BODY_BYTES
 joined (twice the body), with a margin of nearly a body more; 133 MiB."""
 KEPT_BYTES = 8 * MIB
 """One request's rows waiting for the writer: 6.7 MiB measured, rounded up."""
+MAX_DECODERS = 3
+"""Decoding holds the GIL except while inflating, so more turns at once only multiply the memory they hold and
+the time each takes: under `loadtest/exhaustion.py`'s flood of the largest posts, 7 turns (half of 2,048 MiB)
+had 1,295 posts answered 503 and sent again, 3 turns 66 (docs/RELIABILITY.md). The rest of the budget goes to
+requests waiting for the writer."""
 WAIT_S = 10.0
 """Longest wait for a turn; the body's time limit (BODY_TIMEOUT_S, from the request's start) includes it."""
 RETRY_AFTER_S = 5
@@ -58,8 +64,9 @@ class IngestAdmission:
 
     @classmethod
     def for_memory(cls, budget_bytes: int, wait_s: float = WAIT_S) -> IngestAdmission:
-        decoders = max(1, budget_bytes // 2 // DECODE_PEAK_BYTES)
-        return cls(decoders, decoders + max(1, budget_bytes // 2 // KEPT_BYTES), wait_s)
+        decoders = max(1, min(MAX_DECODERS, budget_bytes // 2 // DECODE_PEAK_BYTES))
+        waiting = max(1, (budget_bytes - decoders * DECODE_PEAK_BYTES) // KEPT_BYTES)
+        return cls(decoders, decoders + waiting, wait_s)
 
     @property
     def bound_bytes(self) -> int:

@@ -29,10 +29,11 @@ class Settings(BaseSettings):
     min_cell_users: int = Field(DEFAULT_MIN_CELL_USERS, ge=1, description="breakdown values with fewer users in "
                                 "a month are hidden (docs/DISCLOSURE.md)")
     summary_delay_days: int = Field(7, ge=0, le=90, description="days after a quarter ends before its summary")
-    ingest_memory_mb: int = Field(2048, ge=64, description="memory for ingestion requests at once: half for "
-                                  "decoding bodies (133 MiB each at most), half for rows waiting to be stored (8 "
-                                  "MiB each; room for two groups of 64 requests: the one being inserted and the "
-                                  "next); further requests wait up to 10 s, then 503 (service/admission.py)")
+    ingest_memory_mb: int = Field(2048, ge=64, description="memory for ingestion requests at once: up to 3 "
+                                  "decoding bodies (133 MiB each at most), the rest for rows waiting to be stored "
+                                  "(8 MiB each; 206 requests by default, room for the writer's group being "
+                                  "inserted and the next one); further requests wait up to 10 s, then 503 "
+                                  "(service/admission.py)")
     max_connections: int = Field(1000, ge=16, le=1_000_000, description="open HTTP connections on the API port; "
                                  "further ones are answered 503 and closed at once (service/server.py)")
 

@@ -90,14 +90,16 @@ def test_request_size_limits(chdb_dir: Path, tmp_path: Path) -> None:
 
 
 def test_ingestion_memory_budget_gives_the_turns() -> None:
-    # half of 1,024 MiB for decoding at 133 MiB each: 3; the other half for rows waiting at 8 MiB each: 64 more
-    default = IngestAdmission.for_memory(1024 * 1024 * 1024)
-    assert (default.decoders, default.inside) == (3, 67)
-    assert default.bound_bytes == (3 * 133 + 64 * 8) * 1024 * 1024
-    # the default, 2,048 MiB: 1,024 // 133 = 7 decoding (931 MiB), 1,024 // 8 = 128 more waiting for the writer
-    assert IngestAdmission.for_memory(Settings().ingest_memory_mb * 1024 * 1024).inside == 7 + 128
-    small = IngestAdmission.for_memory(64 * 1024 * 1024)  # never less than one decoding turn: 32 MiB // 8 MiB = 4
-    assert (small.decoders, small.inside) == (1, 5)
+    # the default, 2,048 MiB: half of it holds 1,024 // 133 = 7 decoding turns, at most 3 are given (399 MiB);
+    # the other 1,649 MiB hold 206 requests waiting for the writer at 8 MiB each
+    default = IngestAdmission.for_memory(Settings().ingest_memory_mb * 1024 * 1024)
+    assert (default.decoders, default.inside) == (3, 3 + 206)
+    assert default.bound_bytes == (3 * 133 + 206 * 8) * 1024 * 1024
+    # 1,024 MiB: 512 // 133 = 3 decoding; (1,024 - 399) // 8 = 78 waiting
+    assert (IngestAdmission.for_memory(1024 * 1024 * 1024).decoders,
+            IngestAdmission.for_memory(1024 * 1024 * 1024).inside) == (3, 81)
+    small = IngestAdmission.for_memory(64 * 1024 * 1024)  # never less than one decoding turn and one waiting
+    assert (small.decoders, small.inside) == (1, 2)
     assert Settings(ingest_memory_mb=64).ingest_memory_mb == 64
     with pytest.raises(ValueError, match="ingest_memory_mb"):
         Settings(ingest_memory_mb=63)
@@ -111,8 +113,8 @@ def test_one_decoding_turn_and_503_past_the_wait(chdb_dir: Path, tmp_path: Path)
                                   ingest_memory_mb=64), store=store)
         with TestClient(app) as client:
             services: Services = client.app.state.services  # type: ignore[attr-defined]
-            assert (services.admission.decoders, services.admission.inside) == (1, 5)
-            services.admission = IngestAdmission(1, 2, wait_s=0.5)  # the turns of the docstring, a short wait
+            assert (services.admission.decoders, services.admission.inside) == (1, 2)
+            services.admission = IngestAdmission(1, 2, wait_s=0.5)  # the same turns, a short wait
             vendor = bearer(client.post("/v1/keys", json={"role": "vendor", "vendor": "lv"}, headers=ADMIN).json()[
                 "key"])
             assert client.put("/v1/platforms/lp", json=platform_body("lv"), headers=ADMIN).status_code == 200
