@@ -62,11 +62,13 @@ class KeyStore:
         cached = self._keys.get((platform, month))
         if cached is not None:
             return cached
+        # the cached watermark refuses most sealed months without a query. Read before taking `_lock`: reloading
+        # it takes the watermark cache's lock and then `_lock`, so the other order could deadlock
+        self.check_open(month)
         with self._lock:
             cached = self._keys.get((platform, month))
             if cached is None:
-                self.check_open(month)  # the cached watermark: refuses most sealed months without a query
-                cached = self._load_or_create(platform, month)
+                cached = self._load_or_create(platform, month)  # reads the watermark from storage again
                 self._keys[(platform, month)] = cached
             return cached
 

@@ -150,3 +150,35 @@ def test_sealing_an_earlier_month_answers_the_true_sealed_range(api: Api, store:
     assert earlier.status_code == 200
     assert earlier.json() == {"sealed_before": "2022-03", "requested": "2022-01", "destroyed_months": []}
     assert sealed_before(store) == MARCH
+
+
+def test_a_watermark_reload_and_a_new_key_at_once_do_not_deadlock(store: Store,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reloading the cached watermark takes its cache's lock and then the key store's; a new key must not take
+    them in the other order (a demo run hung so: one thread reloading, the other creating a key)."""
+    import ingest.pseudonymise as pseudonymise
+
+    keys = KeyStore(store, ttl_s=0)  # every read of the watermark reloads it
+    entered, release = threading.Event(), threading.Event()
+    real = pseudonymise.sealed_before
+
+    def held_once(opened: Store) -> date:
+        if not entered.is_set():
+            entered.set()
+            release.wait(30)  # holding the watermark cache's lock, before the key store's
+        return real(opened)
+
+    monkeypatch.setattr(pseudonymise, "sealed_before", held_once)
+    done: dict[str, Any] = {}
+    reload = threading.Thread(target=lambda: done.setdefault("watermark", keys.sealed_before()), daemon=True)
+    create = threading.Thread(target=lambda: done.setdefault("key", keys.key("zalo", date(2022, 3, 1))), daemon=True)
+    reload.start()
+    assert entered.wait(30)
+    create.start()
+    create.join(1.0)  # the new key waits for the watermark (and, before the fix, held the key store's lock)
+    release.set()
+    reload.join(30)
+    create.join(30)
+    assert not reload.is_alive() and not create.is_alive()
+    assert done["watermark"] == date.min
+    assert len(done["key"]) == 32
