@@ -76,7 +76,7 @@ class SeenFilter:
         return self.count > self.capacity
 
     def add(self, pairs: set[tuple[str, int]]) -> None:
-        self.bloom.update(event_id for _, event_id in pairs)
+        self.bloom.update([event_id for _, event_id in pairs])  # a list: no Python code runs inside the update
         was_full, self.count = self.full, self.count + len(pairs)
         if self.full and not was_full:
             log.warning("stored-id filter: past its capacity of %d ids; every id is looked up until the next "

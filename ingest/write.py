@@ -1,14 +1,15 @@
 """The `dedupe_write` step: group commit in two threads, one group behind the other.
 
-Requests hand their stored rows (and the counts of what became of their other rows) to the writer and wait;
-what the writer needs of each request (its keys, its piece of the lookup literal and of the insert block) is
-computed in the request's own thread, so that the writer's serial work per group is a few joins and set
-unions. The writer takes every batch that is waiting (up to GROUP_MAX_ROWS events; under load it waits up to
-GROUP_LINGER_S for GROUP_MIN_ROWS, as larger inserts cost the engine less per event), drops repeats inside the
-group (first arrival wins) and events whose (platform, event_id) is already stored or in an insert still
-running, journals the rest with the group's `ingest_quality` counts and inserts both under one token, and
-only then answers each request with its own accepted and duplicate counts. One writer per process makes
-check-then-insert atomic with respect to every other request of the process. "Already stored" is asked of
+Requests hand their stored rows (and the counts of what became of their other rows) to the writer and wait; what
+the writer needs of each request (its keys, its piece of the lookup literal and of the insert block) is computed in
+the request's own thread, and what the writer can know of a group before its lookup (the filter's candidates,
+repeats of events still being inserted) as each request joins the group, so that the work between one insert and
+the next is the lookup, a join and the journal. The writer takes every batch that is waiting (up to GROUP_MAX_ROWS
+events; under load it waits up to GROUP_LINGER_S for GROUP_MIN_ROWS, as larger inserts cost the engine less per
+event), drops repeats inside the group (first arrival wins) and events whose (platform, event_id) is already stored
+or in an insert still running, journals the rest with the group's `ingest_quality` counts and inserts both under
+one token, and only then answers each request with its own accepted and duplicate counts. One writer per process
+makes check-then-insert atomic with respect to every other request of the process. "Already stored" is asked of
 ClickHouse (`event_keys`); on the embedded engine only for the pairs the stored-id filter may hold
 (ingest/seen.py), the others being certainly new.
 
@@ -118,6 +119,38 @@ class _Batch:
         """The ids in decimal joined by commas: a piece of the lookup's Array(UInt128) literal (made only when
         every id is looked up: the stored-id filter passes only a few)."""
         return ",".join(str(row[1]) for row in self.rows)
+
+
+class _Group:
+    """A group as its batches arrive, with what `dedupe` can know of them before the lookup, worked out while the
+    writer waits for more (off the path between one insert and the next): the union of their keys, the ids the
+    stored-id filter may hold, and the keys of groups still being inserted."""
+
+    def __init__(self, inflight: list[tuple[str, set[tuple[str, int]]]], seen: SeenFilter | None):
+        self.batches: list[_Batch] = []
+        self.rows = 0
+        self.keys: set[tuple[str, int]] = set()
+        self.candidates: set[int] = set()  # ids to look up (with a filter only)
+        self.claimed: set[tuple[str, int]] = set()  # keys of in-flight groups
+        self.relied_on: dict[str, None] = {}  # the in-flight groups those belong to, in order
+        self._inflight = inflight
+        self._seen = seen
+
+    def __iter__(self) -> Iterator[_Batch]:
+        return iter(self.batches)
+
+    def add(self, batch: _Batch) -> None:
+        self.batches.append(batch)
+        self.rows += len(batch.rows)
+        self.keys |= batch.keys
+        if self._seen is not None:
+            self.candidates.update(event_id for _, event_id in self._seen.may_hold(batch.keys))
+            self._seen.add(batch.keys)  # before the insert: the filter never misses a stored pair
+        for token, ids in self._inflight:
+            overlap = batch.keys & ids
+            if overlap:
+                self.claimed |= overlap
+                self.relied_on[token] = None
 
 
 @dataclass(slots=True)
@@ -230,14 +263,22 @@ class Writer:
             else:
                 self._committing.put(prepared)
 
-    def _take_group(self, first: _Batch) -> list[_Batch]:
+    def _group(self, batches: Sequence[_Batch] = ()) -> _Group:
+        with self._inflight_lock:  # taken before the lookup: a group leaves it only once it is stored
+            inflight = list(self._inflight.items())
+        group = _Group(inflight, self.seen)
+        for batch in batches:
+            group.add(batch)
+        return group
+
+    def _take_group(self, first: _Batch) -> _Group:
         """`first` and the batches waiting behind it, up to `max_rows` events; under load (`LINGER_FROM_ROWS`)
         it waits up to `linger_s` for more until the group holds `min_rows` or none arrives for `linger_gap_s`."""
-        group, rows = [first], len(first.rows)
+        group = self._group([first])
         linger = self._last_group_rows >= LINGER_FROM_ROWS
         deadline = time.monotonic() + self.linger_s
-        while rows < self.max_rows:
-            wait = min(self.linger_gap_s, deadline - time.monotonic()) if linger and rows < self.min_rows else 0.0
+        while group.rows < self.max_rows:
+            wait = min(self.linger_gap_s, deadline - time.monotonic()) if linger and group.rows < self.min_rows else 0
             try:
                 nxt = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
             except queue.Empty:
@@ -245,37 +286,28 @@ class Writer:
             if nxt is None:
                 self._queue.put(None)
                 break
-            group.append(nxt)
-            rows += len(nxt.rows)
-        self._last_group_rows = rows
+            group.add(nxt)
+        self._last_group_rows = group.rows
         return group
 
-    def _prepare(self, group: Sequence[_Batch]) -> _Prepared:
+    def _prepare(self, group: _Group) -> _Prepared:
         """`dedupe` the group against stored and in-flight events, then journal its blocks."""
-        keys = set().union(*(batch.keys for batch in group))
-        with self._inflight_lock:  # taken before the lookup: a group leaves it only once it is stored
-            inflight = list(self._inflight.items())
-        claimed: set[tuple[str, int]] = set()
+        keys = group.keys
+        claimed = set(group.claimed)
         if self.seen is None:
-            for chunk in lookup_chunks(group, LOOKUP_MAX_IDS):
+            for chunk in lookup_chunks(group.batches, LOOKUP_MAX_IDS):
                 claimed |= self._stored_ids(keys, IntArray(batch.ids() for batch in chunk if batch.rows))
         else:  # only the pairs the filter may hold: the others are certainly new
-            candidates = list({event_id for _, event_id in self.seen.may_hold(keys)})
+            candidates = list(group.candidates)
             for start in range(0, len(candidates), LOOKUP_MAX_IDS):
                 claimed |= self._stored_ids(keys, IntArray(candidates[start:start + LOOKUP_MAX_IDS]))
-        relied_on = []
-        for token, ids in inflight:
-            overlap = keys & ids
-            if overlap:
-                claimed |= overlap
-                relied_on.append(token)
-        if not claimed and len(keys) == sum(len(batch.rows) for batch in group):  # the common case: no repeat
+        if not claimed and len(keys) == group.rows:  # the common case: no repeat
             events = b"\n".join(batch.block for batch in group if batch.block)
             inserted = keys
             results = [WriteResult(len(batch.rows), 0) for batch in group]
             tallies = [batch.tally for batch in group if batch.tally is not None]
         else:
-            lines, inserted, results, tallies = _first_arrivals(group, claimed)
+            lines, inserted, results, tallies = _first_arrivals(group.batches, claimed)
             events = b"\n".join(lines)
         token = uuid.uuid4().hex
         blocks = [Block(INGEST_TABLE, INGEST_COLUMNS, INGEST_FORMAT, events)] if events else []
@@ -285,11 +317,9 @@ class Writer:
         entry = Entry(token, tuple(blocks))
         self.journal.add(entry)
         if inserted:
-            if self.seen is not None:
-                self.seen.add(inserted)  # before the insert: the filter never misses a stored pair
             with self._inflight_lock:
                 self._inflight[entry.token] = inserted
-        return _Prepared(entry, tuple(relied_on), list(group), results)
+        return _Prepared(entry, tuple(group.relied_on), group.batches, results)
 
     # -- commit thread -------------------------------------------------------------------------
     def _commit_loop(self) -> None:
@@ -371,7 +401,7 @@ class Writer:
         # a later group that counted this group's events as stored must not pass: some may be refused
         self._failed[prepared.token] = WriteFailed("an insert this request relied on was split")
         for batch in prepared.batches:
-            alone = self._prepare([batch])
+            alone = self._prepare(self._group([batch]))
             self._commit(alone)
 
     def _keep_unfinished(self, prepared: _Prepared, error: BaseException) -> None:

@@ -97,7 +97,7 @@ def test_the_writer_looks_up_only_what_the_filter_may_hold(store: Store, monkeyp
         new = sorted(pairs(2_000, seed=9) - before)
         rows = [(platform, event_id, b"[]", MONTH, "lt_1h") for platform, event_id in [*old, *new]]
         # three pairs stored before the filter was filled come back as duplicates
-        assert writer._prepare([_Batch.of(rows, None, Future())]).results == [WriteResult(2_000, 3)]
+        assert writer._prepare(writer._group([_Batch.of(rows, None, Future())])).results == [WriteResult(2_000, 3)]
         assert sum(looked_up) < 3 + 0.02 * 2_000  # the three, and the filter's false positives
         # the group's ids are in the filter as soon as it is prepared, before its insert
         assert writer.seen is not None and writer.seen.may_hold(set(new)) == set(new)

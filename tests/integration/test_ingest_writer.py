@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -20,7 +20,8 @@ import pytest
 
 from ingest.journal import Block, FileJournal, TableJournal, journal_for
 from ingest.rows import StoredRow
-from ingest.write import LINGER_FROM_ROWS, WriteFailed, Writer, WriteResult, _Batch, _Prepared
+from ingest.seen import SeenFilter
+from ingest.write import LINGER_FROM_ROWS, WriteFailed, Writer, WriteResult, _Group, _Prepared
 from queries.store import Store
 from tests.factories import stored_row
 
@@ -83,9 +84,15 @@ def submit_while_first_insert_is_open(writer: GatedWriter, pool: ThreadPoolExecu
     return a, b
 
 
-def test_next_group_counts_the_running_groups_events_as_duplicates(store: Store, pool: ThreadPoolExecutor) -> None:
+@pytest.mark.parametrize("stored_id_filter", [False, True], ids=["every-id-looked-up", "stored-id-filter"])
+def test_next_group_counts_the_running_groups_events_as_duplicates(store: Store, pool: ThreadPoolExecutor,
+                                                                   stored_id_filter: bool) -> None:
+    """A group takes in the keys of the groups still being inserted as its batches arrive; with the stored-id
+    filter, the running group's ids are in the filter before its insert, so the repeats are looked up too."""
     events = stored(5)
     writer = GatedWriter(store)
+    if stored_id_filter:
+        writer.use_filter(SeenFilter(1_000))
     try:
         a, b = submit_while_first_insert_is_open(writer, pool, events, events[2:])
         writer.gate.set()
@@ -198,8 +205,8 @@ class CountingWriter(Writer):
         self.groups: list[int] = []
         super().__init__(store, **options)
 
-    def _prepare(self, group: Sequence[_Batch]) -> _Prepared:
-        self.groups.append(sum(len(batch.rows) for batch in group))
+    def _prepare(self, group: _Group) -> _Prepared:
+        self.groups.append(group.rows)
         return super()._prepare(group)
 
 

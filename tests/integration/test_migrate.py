@@ -61,7 +61,7 @@ def test_0007_copies_every_stored_id_into_event_keys_and_drops_event_ids(empty: 
         month = date(2022, 4, 1)
         rows = [("zalo", U1.int, b"[]", month, "lt_1h"), ("zalo", U3.int, b"[]", month, "lt_1h"),
                 ("momo", U2.int, b"[]", month, "lt_1h")]
-        assert writer._prepare([_Batch.of(rows, None, Future())]).results == [WriteResult(2, 1)]
+        assert writer._prepare(writer._group([_Batch.of(rows, None, Future())])).results == [WriteResult(2, 1)]
     finally:
         writer.close()
 

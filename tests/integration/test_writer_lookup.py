@@ -58,7 +58,7 @@ def test_stored_events_are_found_in_every_run_of_a_group(store: Store, monkeypat
     writer = Writer(store)
     try:
         group = [batch("zalo", [1, 2]), batch("zalo", [3, 5]), batch("momo", [9, 10])]
-        prepared = writer._prepare(group)
+        prepared = writer._prepare(writer._group(group))
         assert prepared.results == [WriteResult(1, 1), WriteResult(1, 1), WriteResult(1, 1)]
     finally:
         writer.close()
