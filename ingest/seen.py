@@ -75,16 +75,15 @@ class SeenFilter:
         """Past its capacity false positives climb: the writer then looks every pair up."""
         return self.count > self.capacity
 
-    def add(self, pairs: set[tuple[str, int]]) -> None:
-        self.bloom.update([event_id for _, event_id in pairs])  # a list: no Python code runs inside the update
-        was_full, self.count = self.full, self.count + len(pairs)
+    def add(self, ids: list[int]) -> None:
+        self.bloom.update(ids)  # a list: no Python code runs while rbloom holds the filter
+        was_full, self.count = self.full, self.count + len(ids)
         if self.full and not was_full:
             log.warning("stored-id filter: past its capacity of %d ids; every id is looked up until the next "
                         "start-up sizes it anew", self.capacity)
 
-    def may_hold(self, pairs: set[tuple[str, int]]) -> set[tuple[str, int]]:
-        """The pairs that may be stored: all of those that are, and about 1% of the others."""
+    def may_hold(self, ids: list[int]) -> list[int]:
+        """The ids that may be stored: all of those that are, and about 1% of the others."""
         if self.full:
-            return pairs
-        bloom = self.bloom
-        return {pair for pair in pairs if pair[1] in bloom}
+            return ids
+        return list(filter(self.bloom.__contains__, ids))

@@ -24,6 +24,7 @@ When an insert fails:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import re
@@ -101,24 +102,55 @@ class WriteResult:
     duplicates: int
 
 
+_platform_numbers: dict[str, int] = {}
+_next_number = itertools.count()
+
+
+def event_key(platform: str, event_id: int) -> int:
+    """(platform, event id) as one integer: a number given to the platform for the life of the process, above the
+    id's 128 bits. Integers are not tracked by the garbage collector, where a tuple per event was: a group's
+    100,000 keys made each young collection walk them, 10-130 ms with the GIL held (docs/PERFORMANCE.md)."""
+    number = _platform_numbers.get(platform)
+    if number is None:
+        number = _platform_numbers.setdefault(platform, next(_next_number))
+    return number << 128 | event_id
+
+
+ID_BITS = (1 << 128) - 1  # key & ID_BITS: the event id
+
+
 @dataclass(slots=True)
 class _Batch:
-    """One request's rows and what the writer needs of them, computed in the request's thread."""
+    """One request's rows as the writer keeps them, by column (a tuple per row would be tracked by the garbage
+    collector until the group is stored; see `event_key`), computed in the request's thread."""
 
-    rows: list[StoredRow]
-    keys: set[tuple[str, int]]  # (platform, id); fewer than rows when the request repeats an event
-    block: bytes  # the lines joined: a piece of the insert block
+    platforms: list[str]
+    ids: list[int]
+    months: list[date]
+    lateness: list[str]
+    keys: set[int]  # `event_key`s; fewer than rows when the request repeats an event
+    block: bytes  # the lines joined: a piece of the insert block (a line never holds a newline: JSON escapes it)
     tally: Tally | None  # every row counted as accepted, the writer moves repeats to `duplicate`; None: no counts
     future: Future[WriteResult]
 
     @classmethod
     def of(cls, rows: list[StoredRow], tally: Tally | None, future: Future[WriteResult]) -> _Batch:
-        return cls(rows, {(row[0], row[1]) for row in rows}, b"\n".join(row[2] for row in rows), tally, future)
+        platforms, ids, lines, months, lateness = (list(column) for column in zip(*rows, strict=True)) if rows \
+            else ([], [], [], [], [])
+        keys = {event_key(platform, event_id) for platform, event_id in zip(platforms, ids, strict=True)}
+        return cls(platforms, ids, months, lateness, keys, b"\n".join(lines), tally, future)
 
-    def ids(self) -> str:
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self) -> Iterator[StoredRow]:
+        lines = self.block.split(b"\n") if self.ids else []
+        return zip(self.platforms, self.ids, lines, self.months, self.lateness, strict=True)
+
+    def id_list(self) -> str:
         """The ids in decimal joined by commas: a piece of the lookup's Array(UInt128) literal (made only when
         every id is looked up: the stored-id filter passes only a few)."""
-        return ",".join(str(row[1]) for row in self.rows)
+        return ",".join(map(str, self.ids))
 
 
 class _Group:
@@ -126,12 +158,12 @@ class _Group:
     writer waits for more (off the path between one insert and the next): the union of their keys, the ids the
     stored-id filter may hold, and the keys of groups still being inserted."""
 
-    def __init__(self, inflight: list[tuple[str, set[tuple[str, int]]]], seen: SeenFilter | None):
+    def __init__(self, inflight: list[tuple[str, set[int]]], seen: SeenFilter | None):
         self.batches: list[_Batch] = []
         self.rows = 0
-        self.keys: set[tuple[str, int]] = set()
+        self.keys: set[int] = set()
         self.candidates: set[int] = set()  # ids to look up (with a filter only)
-        self.claimed: set[tuple[str, int]] = set()  # keys of in-flight groups
+        self.claimed: set[int] = set()  # keys of in-flight groups
         self.relied_on: dict[str, None] = {}  # the in-flight groups those belong to, in order
         self._inflight = inflight
         self._seen = seen
@@ -141,11 +173,11 @@ class _Group:
 
     def add(self, batch: _Batch) -> None:
         self.batches.append(batch)
-        self.rows += len(batch.rows)
+        self.rows += len(batch)
         self.keys |= batch.keys
         if self._seen is not None:
-            self.candidates.update(event_id for _, event_id in self._seen.may_hold(batch.keys))
-            self._seen.add(batch.keys)  # before the insert: the filter never misses a stored pair
+            self.candidates.update(self._seen.may_hold(batch.ids))
+            self._seen.add(batch.ids)  # before the insert: the filter never misses a stored id
         for token, ids in self._inflight:
             overlap = batch.keys & ids
             if overlap:
@@ -195,7 +227,7 @@ class Writer:
         self._slot = threading.Semaphore(1)
         self._preparing = threading.Lock()  # held by the prepare thread while it looks up and journals (`paused`)
         self._committed = threading.Lock()  # held by the commit thread while it writes (`paused`)
-        self._inflight: dict[str, set[tuple[str, int]]] = {}  # never changed once added
+        self._inflight: dict[str, set[int]] = {}  # never changed once added
         self._inflight_lock = threading.Lock()
         self._failed: dict[str, BaseException] = {}
         self._unfinished: dict[str, Entry] = {}  # failed inserts that may be partly stored: replayed first
@@ -296,7 +328,7 @@ class Writer:
         claimed = set(group.claimed)
         if self.seen is None:
             for chunk in lookup_chunks(group.batches, LOOKUP_MAX_IDS):
-                claimed |= self._stored_ids(keys, IntArray(batch.ids() for batch in chunk if batch.rows))
+                claimed |= self._stored_ids(keys, IntArray(batch.id_list() for batch in chunk if batch.ids))
         else:  # only the pairs the filter may hold: the others are certainly new
             candidates = list(group.candidates)
             for start in range(0, len(candidates), LOOKUP_MAX_IDS):
@@ -304,7 +336,7 @@ class Writer:
         if not claimed and len(keys) == group.rows:  # the common case: no repeat
             events = b"\n".join(batch.block for batch in group if batch.block)
             inserted = keys
-            results = [WriteResult(len(batch.rows), 0) for batch in group]
+            results = [WriteResult(len(batch), 0) for batch in group]
             tallies = [batch.tally for batch in group if batch.tally is not None]
         else:
             lines, inserted, results, tallies = _first_arrivals(group.batches, claimed)
@@ -467,19 +499,19 @@ class Writer:
         self._pending_done.clear()
         self._last_done_flush = time.monotonic()
 
-    def _stored_ids(self, keys: set[tuple[str, int]], ids: IntArray) -> set[tuple[str, int]]:
+    def _stored_ids(self, keys: set[int], ids: IntArray) -> set[int]:
         """Which of `keys` are already stored, in one lookup (`ids` are ids of `keys`; an id may appear more
         than once)."""
         if ids.text == "[]":
             return set()
         rows = self.store.rows(STORED_IDS_SQL, {"ids": ids})
         # the same id stored for another platform also matches; keep exact pairs only
-        return {(platform, int(id128)) for platform, id128 in rows} & keys
+        return {event_key(platform, int(id128)) for platform, id128 in rows} & keys
 
     def _any_stored(self, prepared: _Prepared) -> bool:
         """Whether any event of the group reached `event_keys` (an insert refused while parsing stores none)."""
         inserted = {key for batch in prepared.batches for key in batch.keys}
-        ids = sorted({event_id for _, event_id in inserted})
+        ids = sorted({key & ID_BITS for key in inserted})
         return any(self._stored_ids(inserted, IntArray(ids[start:start + LOOKUP_MAX_IDS]))
                    for start in range(0, len(ids), LOOKUP_MAX_IDS))
 
@@ -584,26 +616,26 @@ def lookup_chunks(group: Sequence[_Batch], max_ids: int) -> list[list[_Batch]]:
     chunks: list[list[_Batch]] = []
     size = max_ids
     for batch in group:
-        if size + len(batch.rows) > max_ids:
+        if size + len(batch) > max_ids:
             chunks.append([])
             size = 0
         chunks[-1].append(batch)
-        size += len(batch.rows)
+        size += len(batch)
     return chunks
 
 
-def _first_arrivals(group: Sequence[_Batch], claimed: set[tuple[str, int]]
-                    ) -> tuple[list[bytes], set[tuple[str, int]], list[WriteResult], list[Tally]]:
-    """The lines to insert (the first arrival of each unclaimed id), their ids, and each batch's counts and
+def _first_arrivals(group: Sequence[_Batch], claimed: set[int]
+                    ) -> tuple[list[bytes], set[int], list[WriteResult], list[Tally]]:
+    """The lines to insert (the first arrival of each unclaimed id), their keys, and each batch's counts and
     tally (repeats moved from accepted to duplicate)."""
     to_insert: list[bytes] = []
-    inserted: set[tuple[str, int]] = set()
+    inserted: set[int] = set()
     results, tallies = [], []
     for batch in group:
         accepted: Counter[tuple[str, date, str]] = Counter()
         duplicate: Counter[tuple[str, date]] = Counter()
-        for platform, event_id, line, month, late in batch.rows:
-            key = (platform, event_id)
+        for platform, event_id, line, month, late in batch.rows():
+            key = event_key(platform, event_id)
             if key in claimed:
                 duplicate[(platform, month)] += 1
             else:
@@ -611,7 +643,7 @@ def _first_arrivals(group: Sequence[_Batch], claimed: set[tuple[str, int]]
                 inserted.add(key)
                 to_insert.append(line)
                 accepted[(platform, month, late)] += 1
-        results.append(WriteResult(len(batch.rows) - duplicate.total(), duplicate.total()))
+        results.append(WriteResult(len(batch) - duplicate.total(), duplicate.total()))
         if batch.tally is not None:
             tallies.append(replace(batch.tally, accepted=accepted, duplicate=duplicate))
     return to_insert, inserted, results, tallies

@@ -8,7 +8,16 @@ from datetime import date
 import pytest
 
 from ingest.limits import MAX_EVENTS_PER_REQUEST
-from ingest.write import GROUP_MAX_ROWS, LOOKUP_MAX_IDS, STORED_IDS_SQL, Writer, WriteResult, _Batch, lookup_chunks
+from ingest.write import (
+    GROUP_MAX_ROWS,
+    LOOKUP_MAX_IDS,
+    STORED_IDS_SQL,
+    Writer,
+    WriteResult,
+    _Batch,
+    event_key,
+    lookup_chunks,
+)
 from queries.store import IntArray, Store
 
 
@@ -17,11 +26,12 @@ def test_finds_exactly_the_stored_pairs(store: Store) -> None:
     store.insert("event_keys", [["zalo", 1], ["zalo", 2], ["zalo", big], ["momo", 3]], ["platform", "id128"])
     writer = Writer(store)
     try:
-        keys = {("zalo", 2), ("zalo", 3), ("zalo", big), ("zalo", 7), ("momo", 1)}
+        keys = {event_key(*pair) for pair in [("zalo", 2), ("zalo", 3), ("zalo", big), ("zalo", 7), ("momo", 1)]}
         # 3 is stored for momo only, 1 for zalo only, 7 nowhere; ids come as the requests' pieces, 2 repeated
         pieces = IntArray(["2,3", f"{big},7,2", "1"])
-        assert writer._stored_ids(keys, pieces) == {("zalo", 2), ("zalo", big)}
-        assert writer._stored_ids({("momo", 3)}, IntArray(["3"])) == {("momo", 3)}
+        assert writer._stored_ids(keys, pieces) == {event_key("zalo", 2), event_key("zalo", big)}
+        assert writer._stored_ids({event_key("momo", 3)}, IntArray(["3"])) == {event_key("momo", 3)}
+        assert len({event_key("zalo", 2), event_key("momo", 2), event_key("zalo", big)}) == 3  # exact pairs
     finally:
         writer.close()
 
@@ -47,9 +57,8 @@ def test_no_single_lookup_exceeds_the_limit_the_engine_handles() -> None:
     """The largest group (GROUP_MAX_ROWS, plus one request of MAX_EVENTS_PER_REQUEST less one) splits into
     lookups of at most LOOKUP_MAX_IDS + MAX_EVENTS_PER_REQUEST ids, under the 65,000 measured to work."""
     sizes = [MAX_EVENTS_PER_REQUEST] * (GROUP_MAX_ROWS // MAX_EVENTS_PER_REQUEST) + [MAX_EVENTS_PER_REQUEST - 1]
-    group = [_Batch([("zalo", 1, b"[]", date(2022, 4, 1), "lt_1h")] * size, set(), b"", None, Future())
-             for size in sizes]
-    assert max(sum(len(b.rows) for b in chunk) for chunk in lookup_chunks(group, LOOKUP_MAX_IDS)) <= 65_000
+    group = [_Batch.of([("zalo", 1, b"[]", date(2022, 4, 1), "lt_1h")] * size, None, Future()) for size in sizes]
+    assert max(sum(len(b) for b in chunk) for chunk in lookup_chunks(group, LOOKUP_MAX_IDS)) <= 65_000
 
 
 def test_stored_events_are_found_in_every_run_of_a_group(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
