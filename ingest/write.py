@@ -110,10 +110,14 @@ def event_key(platform: str, event_id: int) -> int:
     """(platform, event id) as one integer: a number given to the platform for the life of the process, above the
     id's 128 bits. Integers are not tracked by the garbage collector, where a tuple per event was: a group's
     100,000 keys made each young collection walk them, 10-130 ms with the GIL held (docs/PERFORMANCE.md)."""
+    return _platform_number(platform) << 128 | event_id
+
+
+def _platform_number(platform: str) -> int:
     number = _platform_numbers.get(platform)
     if number is None:
         number = _platform_numbers.setdefault(platform, next(_next_number))
-    return number << 128 | event_id
+    return number
 
 
 ID_BITS = (1 << 128) - 1  # key & ID_BITS: the event id
@@ -137,7 +141,8 @@ class _Batch:
     def of(cls, rows: list[StoredRow], tally: Tally | None, future: Future[WriteResult]) -> _Batch:
         platforms, ids, lines, months, lateness = (list(column) for column in zip(*rows, strict=True)) if rows \
             else ([], [], [], [], [])
-        keys = {event_key(platform, event_id) for platform, event_id in zip(platforms, ids, strict=True)}
+        numbers = {platform: _platform_number(platform) for platform in set(platforms)}
+        keys = {numbers[platform] << 128 | event_id for platform, event_id in zip(platforms, ids, strict=True)}
         return cls(platforms, ids, months, lateness, keys, b"\n".join(lines), tally, future)
 
     def __len__(self) -> int:
