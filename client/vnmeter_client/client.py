@@ -292,16 +292,16 @@ class Client:
                 _call(self._on_rejected, rejections)
         counts = Counter({"accepted": answer["accepted"], "duplicates": answer["duplicates"], "rejected": len(rows)})
         counts.update(f"rejected:{r.reason}" for r in rejections)
-        self._queue.answered(batch, counts)
-        self.stats.batches += 1
-        self.stats.accepted += answer["accepted"]
-        self.stats.duplicates += answer["duplicates"]
-        self.stats.rejected += len(rows)
+        with self._wake:  # a flush sees the batch answered and counted at once, never answered and not yet counted
+            self._queue.answered(batch, counts)
+            self.stats.batches += 1
+            self.stats.accepted += answer["accepted"]
+            self.stats.duplicates += answer["duplicates"]
+            self.stats.rejected += len(rows)
+            self._wake.notify_all()
         if self._on_batch is not None:
             _call(self._on_batch, BatchResult(batch.events, answer["accepted"], answer["duplicates"],
                                               tuple(rejections)))
-        with self._wake:
-            self._wake.notify_all()
 
     def _fail(self, error: SendError) -> None:
         log.error("vnmeter client: sending stopped: %s", error)
