@@ -114,6 +114,7 @@ class Client:
         self._http = httpx.Client(base_url=url.rstrip("/"), headers={**HEADERS, "Authorization": f"Bearer {key}"},
                                   timeout=timeout, transport=transport)
         self._wake = threading.Condition()
+        self._reporting = False
         self._flushing = 0
         self._closed = False
         self._stop = threading.Event()
@@ -166,7 +167,7 @@ class Client:
                     if self._error is not None:
                         raise self._error
                     oldest = self._queue.oldest_unanswered()
-                    if oldest is None or oldest > target:
+                    if (oldest is None or oldest > target) and not self._reporting:
                         return
                     if not self._thread.is_alive():
                         raise SendError("the client is closed; its queued events are sent by the next client")
@@ -298,10 +299,15 @@ class Client:
             self.stats.accepted += answer["accepted"]
             self.stats.duplicates += answer["duplicates"]
             self.stats.rejected += len(rows)
-            self._wake.notify_all()
-        if self._on_batch is not None:
-            _call(self._on_batch, BatchResult(batch.events, answer["accepted"], answer["duplicates"],
-                                              tuple(rejections)))
+            self._reporting = True  # a flush also waits for `on_batch` of the batch it sees answered
+        try:
+            if self._on_batch is not None:
+                _call(self._on_batch, BatchResult(batch.events, answer["accepted"], answer["duplicates"],
+                                                  tuple(rejections)))
+        finally:
+            with self._wake:
+                self._reporting = False
+                self._wake.notify_all()
 
     def _fail(self, error: SendError) -> None:
         log.error("vnmeter client: sending stopped: %s", error)
