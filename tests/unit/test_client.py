@@ -241,6 +241,23 @@ def test_a_failing_callback_does_not_stop_sending(make: Callable[..., Client]) -
     assert (client.stats.batches, client.stats.accepted, client.stats.rejected) == (2, 3, 1)
 
 
+
+def test_flush_returns_after_the_last_batch_is_counted_and_reported(make: Callable[..., Client]) -> None:
+    """flush() polls about once a second; a slow `on_batch` (1.5 s) spans a poll, which before found the batch
+    answered and returned while the callback was still running."""
+    finished: list[int] = []
+
+    def slow(result: Any) -> None:
+        time.sleep(1.5)
+        finished.append(result.accepted)
+
+    client = make(FakeService(), on_batch=slow, batch_size=2)
+    client.send_many(some_events(2))
+    client.flush(timeout=10)
+    assert finished == [2]
+    assert (client.stats.batches, client.stats.accepted) == (1, 2)
+
+
 # -- batching ----------------------------------------------------------------------------------------------------
 def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
