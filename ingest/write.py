@@ -142,6 +142,7 @@ class _Batch:
         platforms, ids, lines, months, lateness = (list(column) for column in zip(*rows, strict=True)) if rows \
             else ([], [], [], [], [])
         numbers = {platform: _platform_number(platform) for platform in set(platforms)}
+        # `event_key` of each row, written out so that a platform's number is looked up once per request
         keys = {numbers[platform] << 128 | event_id for platform, event_id in zip(platforms, ids, strict=True)}
         return cls(platforms, ids, months, lateness, keys, b"\n".join(lines), tally, future)
 
