@@ -85,7 +85,7 @@ class KeepingWriter:
     def __init__(self) -> None:
         self.kept: list[Any] = []
 
-    def submit(self, rows: list[Any], tally: Any = None) -> Future[Any]:
+    def submit(self, rows: Any, tally: Any = None) -> Future[Any]:
         from ingest.write import WriteResult, _Batch
 
         done: Future[Any] = Future()

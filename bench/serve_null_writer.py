@@ -15,11 +15,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ingest import write  # noqa: E402
 from ingest.quality import Tally  # noqa: E402
-from ingest.rows import StoredRow  # noqa: E402
+from ingest.rows import Accepted  # noqa: E402
 from service.cli import main  # noqa: E402
 
 
-def submit_nothing(self: write.Writer, rows: list[StoredRow], tally: Tally | None = None
+def submit_nothing(self: write.Writer, rows: Accepted, tally: Tally | None = None
                    ) -> Future[write.WriteResult]:
     future: Future[write.WriteResult] = Future()
     if rows:

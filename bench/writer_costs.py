@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ingest_bench import PLATFORMS, fill_event_keys, own_cpu_s  # noqa: E402 - bench/ is this script's own directory
 
-from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, StoredRow, stored_line  # noqa: E402
+from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, Accepted, Event, stored_line  # noqa: E402
 from ingest.seen import SeenFilter  # noqa: E402
 from ingest.write import GROUP_LINGER_S, GROUP_MAX_ROWS, STORED_IDS_SQL, Writer  # noqa: E402
 from queries.migrate import migrate  # noqa: E402
@@ -171,15 +171,17 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
         ts_ms = 1_640_995_200_000 + rng.randrange(90 * 86_400) * 1000
         day = (ts_ms // 1000 + 7 * 3600) // 86_400
         platform = rng.choice(PLATFORMS)
-        events.append((platform, event_id.int, stored_line(
-            platform, event_id, f"{rng.getrandbits(128):032x}", "session", ts_ms, day, rng.randrange(3600),
-            rng.randrange(10**8), "VN", "", "android"), MONTH, "lt_1h"))
-    requests = [events[i:i + 1000] for i in range(0, rows, 1000)]
+        sent = Event(event_id, platform, "-", datetime.fromtimestamp(ts_ms / 1000, UTC), "session",
+                     rng.randrange(3600), rng.randrange(10**8), "VN", None, "android")
+        events.append((platform, event_id.int, stored_line(sent, f"{rng.getrandbits(128):032x}", ts_ms, day), MONTH,
+                       "lt_1h"))
+    requests = [Accepted(*(list(column) for column in zip(*events[i:i + 1000], strict=True)))
+                for i in range(0, rows, 1000)]
     counting = CountingWriter(store, max_rows=max_rows, linger_s=linger_s)
     if use_filter:  # as the service does on the embedded engine
         counting.use_filter(SeenFilter.load(store))
 
-    def post(share: list[list[StoredRow]]) -> None:
+    def post(share: list[Accepted]) -> None:
         for request in share:
             counting.write(request)
 

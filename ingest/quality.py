@@ -8,7 +8,7 @@ exact as the events: never sampled, never lost or doubled by a crash.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -36,6 +36,17 @@ def lateness(arrival_us: int, ts_us: int) -> str:
         if late < bound:
             return bucket
     return OLDER
+
+
+def lateness_of(arrival_us: int, instants_us: Sequence[int]) -> list[str]:
+    """`lateness` of each instant; one bucket for all when the earliest and the latest share it (the bucket only
+    moves one way as the instant does)."""
+    if not instants_us:
+        return []
+    first, last = lateness(arrival_us, max(instants_us)), lateness(arrival_us, min(instants_us))
+    if first == last:
+        return [first] * len(instants_us)
+    return [lateness(arrival_us, ts_us) for ts_us in instants_us]
 
 
 @dataclass

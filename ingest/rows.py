@@ -10,6 +10,7 @@ province list, the clock, the registry, the sealed months) are the pipeline's la
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -63,7 +64,7 @@ INGEST_COLUMNS = ("platform", "event_id", "user_pseudo_hex", "type", "ts_ms", "d
                   "country", "province", "os")
 
 StoredRow = tuple[str, int, bytes, date, str]
-"""An accepted event in stored form, as the writer takes it:
+"""One accepted event in stored form, as the writer reads it back from `Accepted`:
 
 - platform;
 - the event id's UInt128 value (what `event_keys` stores);
@@ -71,12 +72,29 @@ StoredRow = tuple[str, int, bytes, date, str]
 - the month of the event in the service time zone, and its lateness bucket (ingest.quality), for the counts
   of `ingest_quality`."""
 
+
+@dataclass(slots=True)
+class Accepted:
+    """A request's accepted events in stored form, by column (the fields of `StoredRow`, row i of each list
+    being event i): what the pipeline hands to the writer."""
+
+    platforms: list[str] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    months: list[date] = field(default_factory=list)
+    lateness: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 _encode = msgspec.json.Encoder().encode
 
 
-def stored_line(platform: str, event_id: uuid.UUID, user_pseudo_hex: str, kind: str, ts_ms: int, day: int,
-                duration_s: int, size: int, country: str, province: str, os_name: str) -> bytes:
-    """One `events_ingest` row (INGEST_COLUMNS, in that order): the UUID in canonical form, `ts_ms` epoch
-    milliseconds (UTC), `day` days since 1970-01-01 of the calendar day in the service time zone."""
-    return _encode((platform, event_id, user_pseudo_hex, kind, ts_ms, day, duration_s, size, country, province,
-                    os_name))
+def stored_line(event: Event, user_pseudo_hex: str, ts_ms: int, day: int) -> bytes:
+    """The `events_ingest` row of an accepted event (INGEST_COLUMNS, in that order), each optional field given its
+    stored default: the UUID in canonical form, `ts_ms` epoch milliseconds (UTC), `day` days since 1970-01-01 of
+    the calendar day in the service time zone."""
+    return _encode((event.platform, event.event_id, user_pseudo_hex, event.type or "session", ts_ms, day,
+                    event.duration_s or 0, event.bytes or 0, event.country or "VN", event.province or "",
+                    event.os or ""))

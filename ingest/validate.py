@@ -9,7 +9,7 @@ and the clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,9 +67,23 @@ def decode(raw: bytes, noun: str = "line") -> Event:
         raise Rejection(Reason.MALFORMED, f"{noun} is not valid JSON: {error}", sent=None) from None
 
 
-def validate(event: Event, provinces: Collection[str], now_us: int) -> int:
-    """Check what the grammar cannot know (the province list, the clock); returns `ts` in epoch microseconds."""
-    ts_us = (event.ts - EPOCH) // MICROSECOND  # no overflow: aware datetimes subtract without converting
+def decode_all(raws: Sequence[bytes]) -> list[Event] | None:
+    """`decode` of every row when it refuses none (the usual request), decided for them at once; else None."""
+    if max(map(len, raws), default=0) > MAX_EVENT_BYTES:
+        return None
+    try:
+        return list(map(decode_event, raws))
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+def instants_us(events: Sequence[Event]) -> list[int]:
+    """Each event's `ts` in epoch microseconds."""
+    return [(event.ts - EPOCH) // MICROSECOND for event in events]  # no overflow: aware datetimes subtract as is
+
+
+def validate(event: Event, ts_us: int, provinces: Collection[str], now_us: int) -> None:
+    """Check what the grammar cannot know (the province list, the clock); `ts_us` is the event's instant."""
     if ts_us < EARLIEST_US:
         raise Rejection(Reason.INVALID_FIELD, f"ts: must not be before {EARLIEST_TS.date().isoformat()}, got "
                         f"{event.ts.isoformat()}", "ts")
@@ -78,14 +92,34 @@ def validate(event: Event, provinces: Collection[str], now_us: int) -> int:
         raise Rejection(Reason.FUTURE_TIMESTAMP, f"ts: {event.ts.isoformat()} is more than "
                         f"{int(FUTURE_TOLERANCE.total_seconds() // 60)} minutes after the server's clock "
                         f"({now.isoformat(timespec='seconds')})", "ts")
-    if event.province is not None:
-        if event.province not in provinces:
-            raise Rejection(Reason.INVALID_FIELD, f"province: {RULES['province']}, got {_brief(event.province)}",
-                            "province")
-        if event.country not in (None, "VN"):
-            raise Rejection(Reason.INVALID_FIELD, f"province: only allowed with country 'VN', got country "
-                            f"{event.country!r}", "province")
-    return ts_us
+    check_province(event.province, event.country, provinces)
+
+
+def check_province(province: str | None, country: str | None, provinces: Collection[str]) -> None:
+    if province is None:
+        return
+    if province not in provinces:
+        raise Rejection(Reason.INVALID_FIELD, f"province: {RULES['province']}, got {_brief(province)}", "province")
+    if country not in (None, "VN"):
+        raise Rejection(Reason.INVALID_FIELD, f"province: only allowed with country 'VN', got country {country!r}",
+                        "province")
+
+
+def all_valid(events: Sequence[Event], ts_us: Sequence[int], provinces: Collection[str], now_us: int) -> bool:
+    """Whether `validate` passes every one of `events` (instants `ts_us`), decided for them at once: the earliest
+    and the latest instant are in bounds, and each distinct province sent passes with its country."""
+    if not ts_us:
+        return True
+    if min(ts_us) < EARLIEST_US or max(ts_us) > now_us + TOLERANCE_US:
+        return False
+    if {event.province for event in events} == {None}:  # the usual request: no province at all
+        return True
+    try:
+        for province, country in {(event.province, event.country) for event in events}:
+            check_province(province, country, provinces)
+    except Rejection:
+        return False
+    return True
 
 
 def read_sent(raw: bytes) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -70,10 +71,24 @@ class Calendar:
 
     def day(self, ts_us: int) -> int:
         """Days since 1970-01-01 of the local calendar day of `ts_us` (from EARLIEST_TS to `until_us`)."""
+        return (ts_us + self._offsets_us[self._interval(ts_us)]) // DAY_US
+
+    def _interval(self, ts_us: int) -> int:
+        """The index of the offset in force at `ts_us`."""
         if not self._starts_us[0] <= ts_us < self.until_us:
             raise ValueError(f"instant {ts_us} us is outside the calendar's range")
-        index = bisect.bisect_right(self._starts_us, ts_us) - 1
-        return (ts_us + self._offsets_us[index]) // DAY_US
+        return bisect.bisect_right(self._starts_us, ts_us) - 1
+
+    def days(self, instants_us: Sequence[int]) -> list[int]:
+        """`day` of each instant; one offset for all when they fall between the same two offset changes (in
+        Asia/Ho_Chi_Minh, every instant since 1975)."""
+        if not instants_us:
+            return []
+        index = self._interval(min(instants_us))
+        if index != self._interval(max(instants_us)):
+            return [self.day(ts_us) for ts_us in instants_us]
+        offset = self._offsets_us[index]
+        return [(ts_us + offset) // DAY_US for ts_us in instants_us]
 
     def date_of(self, day: int) -> date:
         """The date of day number `day`."""
@@ -85,3 +100,8 @@ class Calendar:
         if month is None:
             month = self._months[day] = self.date_of(day).replace(day=1)
         return month
+
+    def months(self, days: Sequence[int]) -> list[date]:
+        """`month` of each day."""
+        month_of = {day: self.month(day) for day in set(days)}
+        return [month_of[day] for day in days]

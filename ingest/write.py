@@ -45,7 +45,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 from ingest import quality
 from ingest.journal import Block, Entry, Journal, TableJournal, journal_for
 from ingest.quality import Tally
-from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, INGEST_TABLE, StoredRow
+from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, INGEST_TABLE, Accepted, StoredRow
 from ingest.seen import SeenFilter
 from queries.store import IntArray, Store, StoreUnavailable
 
@@ -138,13 +138,12 @@ class _Batch:
     future: Future[WriteResult]
 
     @classmethod
-    def of(cls, rows: list[StoredRow], tally: Tally | None, future: Future[WriteResult]) -> _Batch:
-        platforms, ids, lines, months, lateness = (list(column) for column in zip(*rows, strict=True)) if rows \
-            else ([], [], [], [], [])
-        numbers = {platform: _platform_number(platform) for platform in set(platforms)}
+    def of(cls, rows: Accepted, tally: Tally | None, future: Future[WriteResult]) -> _Batch:
+        numbers = {platform: _platform_number(platform) for platform in set(rows.platforms)}
         # `event_key` of each row, written out so that a platform's number is looked up once per request
-        keys = {numbers[platform] << 128 | event_id for platform, event_id in zip(platforms, ids, strict=True)}
-        return cls(platforms, ids, months, lateness, keys, b"\n".join(lines), tally, future)
+        keys = {numbers[platform] << 128 | event_id
+                for platform, event_id in zip(rows.platforms, rows.ids, strict=True)}
+        return cls(rows.platforms, rows.ids, rows.months, rows.lateness, keys, b"\n".join(rows.lines), tally, future)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -248,7 +247,7 @@ class Writer:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, rows: list[StoredRow], tally: Tally | None = None) -> Future[WriteResult]:
+    def submit(self, rows: Accepted, tally: Tally | None = None) -> Future[WriteResult]:
         """Queue `rows` for storing exactly once, with the counts of their request (`tally`, counted as
         `ingest_quality` rows); the future completes once both are in ClickHouse."""
         future: Future[WriteResult] = Future()
@@ -266,7 +265,7 @@ class Writer:
             raise RuntimeError("the stored-id filter must be set before the writer takes requests")
         self.seen = seen
 
-    def write(self, rows: list[StoredRow], tally: Tally | None = None) -> WriteResult:
+    def write(self, rows: Accepted, tally: Tally | None = None) -> WriteResult:
         """Store `rows` exactly once; returns after they are in ClickHouse."""
         return self.submit(rows, tally).result()
 

@@ -7,7 +7,7 @@ import gzip
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import httpx
 import orjson
 from fastapi.testclient import TestClient
 
-from ingest.rows import StoredRow, stored_line
+from ingest.rows import Accepted, Event, StoredRow, stored_line
 from queries.migrate import migrate
 from queries.store import Store, Target
 from service.app import create_app
@@ -51,8 +51,15 @@ def stored_row(platform: str, event_id: uuid.UUID, user_hex: str, ts_ms: int, da
                size: int = 100, kind: str = "session", country: str = "VN", province: str = "",
                os: str = "ios") -> StoredRow:
     """An accepted event in the writer's form (ingest.rows.StoredRow), as the pipeline would make it."""
-    line = stored_line(platform, event_id, user_hex, kind, ts_ms, day, duration_s, size, country, province, os)
+    sent = Event(event_id, platform, "-", datetime.fromtimestamp(ts_ms / 1000, UTC), kind,
+                 duration_s, size, country, province, os)
+    line = stored_line(sent, user_hex, ts_ms, day)
     return platform, event_id.int, line, date(1970, 1, 1) + timedelta(days=day), "lt_1h"
+
+
+def accepted(rows: Sequence[StoredRow]) -> Accepted:
+    """`rows` by column, as the writer takes them."""
+    return Accepted(*(list(column) for column in zip(*rows, strict=True))) if rows else Accepted()
 
 
 def ndjson(rows: Sequence[Any]) -> bytes:

@@ -19,7 +19,7 @@ from ingest.journal import Block
 from ingest.rows import StoredRow
 from ingest.write import RowsRefused, WriteFailed, Writer, WriteResult
 from queries.store import Store
-from tests.factories import NDJSON, Api, event, running_api, stored_row
+from tests.factories import NDJSON, Api, accepted, event, running_api, stored_row
 
 DAY = 19083  # 2022-04-01
 
@@ -54,7 +54,7 @@ def test_a_group_refused_as_data_is_stored_request_by_request(store: Store) -> N
     writer = HeldWriter(store)
     try:
         first, bad, last = rows(0x1, 3), [*rows(0x2, 2), poisoned(0x3)], rows(0x4, 4)
-        futures: list[Future[WriteResult]] = [writer.submit(batch) for batch in (first, bad, last)]
+        futures: list[Future[WriteResult]] = [writer.submit(accepted(batch)) for batch in (first, bad, last)]
         writer.ready.set()
         assert futures[0].result(timeout=30) == WriteResult(3, 0)
         with pytest.raises(RowsRefused, match="refused this request's rows"):
@@ -76,9 +76,9 @@ def test_a_failure_while_handling_a_failure_answers_503_and_the_writer_goes_on(
 
         monkeypatch.setattr(writer, "_any_stored", lookup_fails)
         with pytest.raises(WriteFailed, match="did not complete"):
-            writer.submit([poisoned(0x5)]).result(timeout=30)
+            writer.submit(accepted([poisoned(0x5)])).result(timeout=30)
         monkeypatch.undo()
-        assert writer.submit(rows(0x6, 2)).result(timeout=30) == WriteResult(2, 0)
+        assert writer.submit(accepted(rows(0x6, 2))).result(timeout=30) == WriteResult(2, 0)
     finally:
         writer.close()
     assert store.rows("SELECT count() FROM events")[0][0] == 2

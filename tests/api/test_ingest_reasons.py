@@ -4,9 +4,8 @@ one are kept. Ends with a mixed gzip NDJSON batch and its retry."""
 from __future__ import annotations
 
 import gzip
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,8 @@ import orjson
 import pytest
 import time_machine
 
-from ingest.reasons import Reason, Rejection
-from ingest.rows import Event
+from ingest.pipeline import Rows
+from ingest.reasons import Reason
 from queries.store import Store
 from tests.factories import ADMIN, NDJSON, Api, api_on_fresh_store, event, ndjson, running_api, scalar
 
@@ -272,11 +271,9 @@ def test_a_request_that_read_the_watermark_before_a_seal_is_still_refused(api: A
     assert api.client.post("/v1/admin/seal", json={"before": "2022-02"}, headers=ADMIN).status_code == 200
     request = services.ingestor.request("vng")
     request.open_from = read_before_the_seal
-    january = Event(uuid.UUID("123e4567-e89b-12d3-a456-426614174000"), "zalo", "someone",
-                    datetime(2022, 1, 20, 2, tzinfo=UTC))
-    with pytest.raises(Rejection) as refused:
-        services.ingestor.accept(january, request)
-    assert refused.value.reason == Reason.MONTH_SEALED
+    rows = Rows([0], [orjson.dumps(event(platform="zalo", ts="2022-01-20T09:00:00+07:00"))])
+    assert len(services.ingestor.steps(rows, "line", request)) == 0
+    assert [(refused.index, refused.rejection.reason) for refused in rows.refused] == [(0, Reason.MONTH_SEALED)]
     assert scalar(store, "SELECT count() FROM pseudonym_keys WHERE month < '2022-02-01'") == 0
 
 

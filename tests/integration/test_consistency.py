@@ -17,7 +17,7 @@ import pytest
 from ingest.write import Writer
 from queries.consistency import differences, repair, rollups
 from queries.store import Store
-from tests.factories import stored_row
+from tests.factories import accepted, stored_row
 
 MARCH, APRIL = date(2022, 3, 1), date(2022, 4, 1)
 EPOCH = date(1970, 1, 1)
@@ -38,9 +38,9 @@ def events(n: int, seed: int) -> list[dict]:
 def store_events(store: Store, rows: list[dict]) -> None:
     writer = Writer(store)
     try:
-        writer.write([stored_row(e["platform"], e["id"], e["user"], (e["day"] - EPOCH).days * 86_400_000 + 3_600_000,
-                                 (e["day"] - EPOCH).days, e["duration"], e["bytes"], e["kind"], os=e["os"])
-                      for e in rows])
+        writer.write(accepted([stored_row(e["platform"], e["id"], e["user"],
+                                          (e["day"] - EPOCH).days * 86_400_000 + 3_600_000, (e["day"] - EPOCH).days,
+                                          e["duration"], e["bytes"], e["kind"], os=e["os"]) for e in rows]))
     finally:
         writer.close()
 

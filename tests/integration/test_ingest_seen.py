@@ -14,10 +14,11 @@ from typing import Any, cast
 import pytest
 
 from ingest import seen as seen_module
+from ingest.rows import Accepted
 from ingest.seen import HASH_MODULUS, SeenFilter
 from ingest.write import Writer, WriteResult, _Batch
 from queries.store import IntArray, Store, Target
-from tests.factories import running_api
+from tests.factories import accepted, running_api
 
 MONTH = date(2022, 4, 1)
 
@@ -101,7 +102,8 @@ def test_the_writer_looks_up_only_what_the_filter_may_hold(store: Store, monkeyp
         new = sorted(pairs(2_000, seed=9) - before)
         rows = [(platform, event_id, b"[]", MONTH, "lt_1h") for platform, event_id in [*old, *new]]
         # three pairs stored before the filter was filled come back as duplicates
-        assert writer._prepare(writer._group([_Batch.of(rows, None, Future())])).results == [WriteResult(2_000, 3)]
+        group = writer._group([_Batch.of(accepted(rows), None, Future())])
+        assert writer._prepare(group).results == [WriteResult(2_000, 3)]
         assert sum(looked_up) < 3 + 0.02 * 2_000  # the three, and the filter's false positives
         # the group's ids are in the filter as soon as it is prepared, before its insert
         assert writer.seen is not None and writer.seen.may_hold(ids_of(set(new))) == ids_of(set(new))
@@ -112,7 +114,7 @@ def test_the_writer_looks_up_only_what_the_filter_may_hold(store: Store, monkeyp
 def test_the_filter_is_set_before_the_first_request(store: Store) -> None:
     writer = Writer(store)
     try:
-        writer.submit([])
+        writer.submit(Accepted())
         with pytest.raises(RuntimeError, match="before the writer takes requests"):
             writer.use_filter(SeenFilter(10))
     finally:

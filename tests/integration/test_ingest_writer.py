@@ -23,7 +23,7 @@ from ingest.rows import StoredRow
 from ingest.seen import SeenFilter
 from ingest.write import LINGER_FROM_ROWS, WriteFailed, Writer, WriteResult, _Group, _Prepared
 from queries.store import Store
-from tests.factories import stored_row
+from tests.factories import accepted, stored_row
 
 DAY_2022_04_01 = 19083  # days since 1970-01-01
 
@@ -71,9 +71,9 @@ def figures(store: Store) -> tuple:
 
 def submit_while_first_insert_is_open(writer: GatedWriter, pool: ThreadPoolExecutor, first: list[StoredRow],
                                       second: list[StoredRow]) -> tuple[Future[WriteResult], Future[WriteResult]]:
-    a = pool.submit(writer.write, first)
+    a = pool.submit(writer.write, accepted(first))
     assert writer.entered.wait(timeout=30)  # group k is in its insert, not yet in ClickHouse
-    b = pool.submit(writer.write, second)
+    b = pool.submit(writer.write, accepted(second))
     # group k+1 is looked up and journalled while k's insert is held open
     for _ in range(300):
         if writer._committing.qsize() == 1:
@@ -118,8 +118,8 @@ def test_a_failed_insert_fails_the_groups_that_relied_on_it(store: Store, pool: 
         assert figures(store) == (0, 0, 0)
         # the clients retry: a's block is inserted again (same token) before the retry's group, so a's events
         # are stored once, by it, and come back as duplicates
-        assert writer.write(events[:2] + others) == WriteResult(2, 2)
-        assert writer.write(events) == WriteResult(0, 4)
+        assert writer.write(accepted(events[:2] + others)) == WriteResult(2, 2)
+        assert writer.write(accepted(events)) == WriteResult(0, 4)
     finally:
         writer.close()
     assert figures(store) == (6, 4 * 10 + 2 * 7, 6)
@@ -137,7 +137,7 @@ def test_a_failed_insert_is_stored_by_its_replay_before_the_next_group(store: St
         with pytest.raises(WriteFailed):
             a.result(timeout=30)
         assert b.result(timeout=30) == WriteResult(2, 2)
-        assert writer.write(events) == WriteResult(0, 4)  # a's clients retry
+        assert writer.write(accepted(events)) == WriteResult(0, 4)  # a's clients retry
     finally:
         writer.close()
     assert figures(store) == (6, 4 * 10 + 2 * 7, 6)
@@ -163,7 +163,7 @@ def test_done_marks_are_batched_and_complete_after_close(store: Store, kind: str
     writer = Writer(store, done_flush_s=3600, journal=journal)  # no timed flush during the test
     try:
         for i in range(3):
-            assert writer.write(stored(2, duration_s=i + 1, base=0x100 + i)) == WriteResult(2, 0)
+            assert writer.write(accepted(stored(2, duration_s=i + 1, base=0x100 + i))) == WriteResult(2, 0)
         assert len(journal.pending()) == 3
     finally:
         writer.close()  # flushes the pending marks
@@ -185,7 +185,7 @@ def test_unmarked_complete_groups_replay_as_no_ops(store: Store) -> None:
     writer = Writer(store, done_flush_s=3600)
     writer._flush_done = lambda force=False: None  # type: ignore[method-assign]  # the marks are never written
     try:
-        assert writer.write(stored(3)) == WriteResult(3, 0)
+        assert writer.write(accepted(stored(3))) == WriteResult(3, 0)
     finally:
         writer.close()
     assert figures(store) == (3, 30, 3)
@@ -215,12 +215,12 @@ def test_under_load_a_group_waits_for_more_events_and_a_quiet_writer_does_not(st
     writer = CountingWriter(store, linger_s=60, linger_gap_s=30, min_rows=20)
     try:
         began = time.monotonic()
-        assert writer.write(stored(LINGER_FROM_ROWS, base=0x200)) == WriteResult(LINGER_FROM_ROWS, 0)
+        assert writer.write(accepted(stored(LINGER_FROM_ROWS, base=0x200))) == WriteResult(LINGER_FROM_ROWS, 0)
         assert time.monotonic() - began < 20  # the first group, at a quiet writer: inserted at once
-        first = pool.submit(writer.write, stored(10, base=0x300))
+        first = pool.submit(writer.write, accepted(stored(10, base=0x300)))
         time.sleep(1.0)  # a group of 10 events alone would be inserted by now; under load it waits for more
         assert not first.done()
-        second = pool.submit(writer.write, stored(10, base=0x400))
+        second = pool.submit(writer.write, accepted(stored(10, base=0x400)))
         # the group holds min_rows: inserted at once, long before the gap (30 s) or the linger (60 s) end
         assert first.result(timeout=20) == WriteResult(10, 0)
         assert second.result(timeout=20) == WriteResult(10, 0)
@@ -233,9 +233,9 @@ def test_under_load_a_group_waits_for_more_events_and_a_quiet_writer_does_not(st
 def test_under_load_a_group_stops_waiting_when_no_request_arrives_for_the_gap(store: Store) -> None:
     writer = CountingWriter(store, linger_s=60, linger_gap_s=1.0, min_rows=1_000)
     try:
-        assert writer.write(stored(LINGER_FROM_ROWS, base=0x200)) == WriteResult(LINGER_FROM_ROWS, 0)
+        assert writer.write(accepted(stored(LINGER_FROM_ROWS, base=0x200))) == WriteResult(LINGER_FROM_ROWS, 0)
         began = time.monotonic()
-        assert writer.write(stored(10, base=0x300)) == WriteResult(10, 0)
+        assert writer.write(accepted(stored(10, base=0x300))) == WriteResult(10, 0)
         waited = time.monotonic() - began
     finally:
         writer.close()

@@ -15,6 +15,7 @@ from ingest.write import Writer, WriteResult, _Batch
 from queries import migrate as migrate_module
 from queries.migrate import Migration, migrate
 from queries.store import Store, StoreError, Target
+from tests.factories import accepted
 
 U1, U2, U3, U4 = (uuid.UUID(int=(n << 100) + n, version=4) for n in (1, 2, 3, 4))
 
@@ -61,7 +62,8 @@ def test_0007_copies_every_stored_id_into_event_keys_and_drops_event_ids(empty: 
         month = date(2022, 4, 1)
         rows = [("zalo", U1.int, b"[]", month, "lt_1h"), ("zalo", U3.int, b"[]", month, "lt_1h"),
                 ("momo", U2.int, b"[]", month, "lt_1h")]
-        assert writer._prepare(writer._group([_Batch.of(rows, None, Future())])).results == [WriteResult(2, 1)]
+        group = writer._group([_Batch.of(accepted(rows), None, Future())])
+        assert writer._prepare(group).results == [WriteResult(2, 1)]
     finally:
         writer.close()
 

@@ -19,6 +19,7 @@ from ingest.write import (
     lookup_chunks,
 )
 from queries.store import IntArray, Store
+from tests.factories import accepted
 
 
 def test_finds_exactly_the_stored_pairs(store: Store) -> None:
@@ -43,7 +44,7 @@ def test_the_lookup_parses_as_clickhouse_sql(store: Store) -> None:
 
 
 def batch(platform: str, ids: list[int]) -> _Batch:
-    return _Batch.of([(platform, i, b"[]", date(2022, 4, 1), "lt_1h") for i in ids], None, Future())
+    return _Batch.of(accepted([(platform, i, b"[]", date(2022, 4, 1), "lt_1h") for i in ids]), None, Future())
 
 
 def test_a_group_is_looked_up_in_runs_of_whole_batches() -> None:
@@ -57,7 +58,8 @@ def test_no_single_lookup_exceeds_the_limit_the_engine_handles() -> None:
     """The largest group (GROUP_MAX_ROWS, plus one request of MAX_EVENTS_PER_REQUEST less one) splits into
     lookups of at most LOOKUP_MAX_IDS + MAX_EVENTS_PER_REQUEST ids, under the 65,000 measured to work."""
     sizes = [MAX_EVENTS_PER_REQUEST] * (GROUP_MAX_ROWS // MAX_EVENTS_PER_REQUEST) + [MAX_EVENTS_PER_REQUEST - 1]
-    group = [_Batch.of([("zalo", 1, b"[]", date(2022, 4, 1), "lt_1h")] * size, None, Future()) for size in sizes]
+    row = ("zalo", 1, b"[]", date(2022, 4, 1), "lt_1h")
+    group = [_Batch.of(accepted([row] * size), None, Future()) for size in sizes]
     assert max(sum(len(b) for b in chunk) for chunk in lookup_chunks(group, LOOKUP_MAX_IDS)) <= 65_000
 
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from ingest.reasons import Reason, Rejection
-from ingest.validate import EPOCH, MICROSECOND, decode, validate
+from ingest.validate import EPOCH, MICROSECOND, decode, instants_us, validate
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 NOW_US = (NOW - EPOCH) // MICROSECOND
@@ -23,7 +23,7 @@ def row(ts: str) -> bytes:
 
 def parsed(ts: str) -> datetime:
     event = decode(row(ts))
-    validate(event, (), NOW_US)
+    validate(event, instants_us([event])[0], (), NOW_US)
     return event.ts
 
 
