@@ -253,7 +253,7 @@ def main() -> None:
               f"{api_rate:,.0f} events/s")
         print(f"engine JSONEachRow, {args.batch:,}-row inserts:   {engine_small_s:.1f} s = {small_rate:,.0f} rows/s")
         print(f"engine JSONEachRow, {LARGE_BLOCK:,}-row inserts: {engine_large_s:.1f} s = {large_rate:,.0f} rows/s")
-        print(f"ratio API / faster engine figure: {api_rate / engine_rate:.2f} (target >= 0.50)")
+        print(f"ratio API / faster engine figure: {api_rate / engine_rate:.4f} (target >= 0.5)")
         per_event = 1e6 / len(lines)
         print(f"CPU per event:     API service {api_cpu * per_event:.1f} us (its clients "
               f"{client_cpu * per_event:.1f} us, same machine), engine {args.batch:,}-row inserts "
