@@ -46,6 +46,7 @@ from ingest.seen import SeenFilter  # noqa: E402
 from ingest.write import GROUP_LINGER_S, GROUP_MAX_ROWS, STORED_IDS_SQL, Writer  # noqa: E402
 from queries.migrate import migrate  # noqa: E402
 from queries.store import IntArray, Store, open_store  # noqa: E402
+from tests.factories import accepted  # noqa: E402
 
 
 def timed(label: str, run: Callable[[], Any], repeat: int, per: int, unit: str) -> None:
@@ -175,8 +176,7 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
                      rng.randrange(3600), rng.randrange(10**8), "VN", None, "android")
         events.append((platform, event_id.int, stored_line(sent, f"{rng.getrandbits(128):032x}", ts_ms, day), MONTH,
                        "lt_1h"))
-    requests = [Accepted(*(list(column) for column in zip(*events[i:i + 1000], strict=True)))
-                for i in range(0, rows, 1000)]
+    requests = [accepted(events[i:i + 1000]) for i in range(0, rows, 1000)]
     counting = CountingWriter(store, max_rows=max_rows, linger_s=linger_s)
     if use_filter:  # as the service does on the embedded engine
         counting.use_filter(SeenFilter.load(store))
