@@ -178,11 +178,12 @@ def pseudonymise(rows: Rows, request: Request, keys: KeyStore) -> Accepted:
     and month (ingest.pseudonymise). A month sealed since `check_month` has no key: its rows are refused."""
     hashers: dict[tuple[str, date], Any] = {}
     sealed: dict[tuple[str, date], Rejection] = {}
-    for platform, month in set(zip((event.platform for event in rows.events), rows.months, strict=True)):
-        try:
-            hashers[(platform, month)] = hashlib.blake2b(key=keys.key(platform, month), digest_size=PSEUDONYM_BYTES)
-        except Rejection as rejection:
-            sealed[(platform, month)] = rejection
+    pairs = set(zip((event.platform for event in rows.events), rows.months, strict=True))
+    for pair, key in keys.keys(pairs).items():
+        if isinstance(key, Rejection):
+            sealed[pair] = key
+        else:
+            hashers[pair] = hashlib.blake2b(key=key, digest_size=PSEUDONYM_BYTES)
 
     def has_key(position: int) -> None:
         rejection = sealed.get((rows.events[position].platform, rows.months[position]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Iterable
 from datetime import date
 
 from ingest.reasons import Reason, Rejection
@@ -21,6 +22,14 @@ from queries.store import Store
 
 KEY_BYTES = 32
 PSEUDONYM_BYTES = 16
+PlatformMonth = tuple[str, date]
+# The earliest candidate of each (platform, month) asked for (the platforms and months asked for may form pairs
+# that were not: the caller keeps the ones it asked for).
+WINNERS_SQL = ("SELECT platform, month, argMin(key, (created_at, key)) FROM pseudonym_keys "
+               "WHERE platform IN {platforms:Array(String)} AND month IN {months:Array(Date)} GROUP BY platform, month")
+CREATE_KEYS_SQL = ("INSERT INTO pseudonym_keys (platform, month, key, created_at) "
+                   "SELECT candidate.1, candidate.2, unhex(candidate.3), now64(6) FROM (SELECT arrayJoin(arrayZip("
+                   "{platforms:Array(String)}, {months:Array(Date)}, {keys:Array(String)})) AS candidate)")
 
 
 def month_sealed(month: date, watermark: date) -> Rejection:
@@ -59,49 +68,85 @@ class KeyStore:
             raise month_sealed(month, sealed)
 
     def key(self, platform: str, month: date) -> bytes:
-        cached = self._keys.get((platform, month))
-        if cached is not None:
-            return cached
+        """The key of one (platform, month); raises the `month_sealed` rejection when the month is sealed."""
+        found = self.keys([(platform, month)])[(platform, month)]
+        if isinstance(found, Rejection):
+            raise found
+        return found
+
+    def keys(self, pairs: Iterable[PlatformMonth]) -> dict[PlatformMonth, bytes | Rejection]:
+        """The key of each (platform, month), or the `month_sealed` rejection of a sealed month. The keys not
+        cached are loaded or created together, in one round of queries whatever their number (a request of a
+        new month names every platform it carries, and a round costs about as much as one key)."""
+        found: dict[PlatformMonth, bytes | Rejection] = {}
+        missing = []
+        for pair in pairs:
+            cached = self._keys.get(pair)
+            if cached is None:
+                missing.append(pair)
+            else:
+                found[pair] = cached
+        if not missing:
+            return found
         # the cached watermark refuses most sealed months without a query. Read before taking `_lock`: reloading
         # it takes the watermark cache's lock and then `_lock`, so the other order could deadlock
-        self.check_open(month)
+        sealed = self.sealed_before()
+        for pair in missing:
+            if pair[1] < sealed:
+                found[pair] = month_sealed(pair[1], sealed)
         with self._lock:
-            cached = self._keys.get((platform, month))
-            if cached is None:
-                cached = self._load_or_create(platform, month)  # reads the watermark from storage again
-                self._keys[(platform, month)] = cached
-            return cached
+            wanted = [pair for pair in missing if pair not in found and pair not in self._keys]
+            if wanted:
+                for pair, value in self._load_or_create(wanted).items():  # reads the watermark from storage again
+                    found[pair] = value
+                    if not isinstance(value, Rejection):
+                        self._keys[pair] = value
+            for pair in missing:
+                if pair not in found:
+                    found[pair] = self._keys[pair]
+        return found
 
-    def _load_or_create(self, platform: str, month: date) -> bytes:
-        """The month's key; created if missing. Several processes may race to create it: each inserts a
-        candidate stamped by the server's clock and then every one of them uses the earliest candidate.
+    def _load_or_create(self, pairs: list[PlatformMonth]) -> dict[PlatformMonth, bytes | Rejection]:
+        """The keys of these (platform, month)s; created if missing. Several processes may race to create one:
+        each inserts a candidate stamped by the server's clock and then every one of them uses the earliest
+        candidate.
 
-        The watermark is read from storage before and after inserting a candidate: a seal records its
+        The watermark is read from storage before and after inserting the candidates: a seal records its
         watermark before dropping keys, so a candidate inserted after that drop is seen by the second read
         and destroyed here, and one inserted before it is dropped by the seal."""
-        self._refuse_if_sealed(month)
-        params = {"p": platform, "m": month}
-        winner = ("SELECT argMin(key, (created_at, key)) FROM pseudonym_keys "
-                  "WHERE platform = {p:String} AND month = {m:Date} HAVING count() > 0")
-        found = self.store.rows(winner, params)
-        if not found:
-            self.store.command(
-                "INSERT INTO pseudonym_keys (platform, month, key, created_at) "
-                "SELECT {p:String}, {m:Date}, unhex({k:String}), now64(6)",
-                {**params, "k": secrets.token_hex(KEY_BYTES)},
-            )
-            watermark = sealed_before(self.store)
-            if month < watermark:
-                destroy_keys(self.store, [month])
-                raise month_sealed(month, watermark)
-            found = self.store.rows(winner, params)
-            if not found:  # a seal dropped it since
-                self._refuse_if_sealed(month)
-                raise RuntimeError(f"the pseudonym key of {platform} {month:%Y-%m} vanished")
-        value = found[0][0]
-        return value.encode("latin-1") if isinstance(value, str) else bytes(value)
-
-    def _refuse_if_sealed(self, month: date) -> None:
+        answer: dict[PlatformMonth, bytes | Rejection] = {}
         watermark = sealed_before(self.store)
-        if month < watermark:
-            raise month_sealed(month, watermark)
+        open_pairs = []
+        for pair in pairs:
+            if pair[1] < watermark:
+                answer[pair] = month_sealed(pair[1], watermark)
+            else:
+                open_pairs.append(pair)
+        winners = self._winners(open_pairs)
+        created = [pair for pair in open_pairs if pair not in winners]
+        if created:
+            self.store.command(CREATE_KEYS_SQL, {
+                "platforms": [platform for platform, _ in created], "months": [month for _, month in created],
+                "keys": [secrets.token_hex(KEY_BYTES) for _ in created]})
+            watermark = sealed_before(self.store)
+            destroy_keys(self.store, sorted({month for _, month in created if month < watermark}))
+            winners.update(self._winners([pair for pair in created if pair[1] >= watermark]))
+        vanished = [pair for pair in open_pairs if pair not in winners]
+        if vanished:  # sealed since: by the seal of the second read, or by one after it
+            watermark = sealed_before(self.store)
+            for pair in vanished:
+                if pair[1] >= watermark:
+                    raise RuntimeError(f"the pseudonym key of {pair[0]} {pair[1]:%Y-%m} vanished")
+                answer[pair] = month_sealed(pair[1], watermark)
+        answer.update(winners)
+        return answer
+
+    def _winners(self, pairs: list[PlatformMonth]) -> dict[PlatformMonth, bytes]:
+        """The earliest candidate key of each of these (platform, month)s that has one."""
+        if not pairs:
+            return {}
+        rows = self.store.rows(WINNERS_SQL, {"platforms": sorted({platform for platform, _ in pairs}),
+                                             "months": sorted({month for _, month in pairs})})
+        wanted = set(pairs)
+        return {(platform, month): value.encode("latin-1") if isinstance(value, str) else bytes(value)
+                for platform, month, value in rows if (platform, month) in wanted}

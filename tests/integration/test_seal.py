@@ -62,7 +62,8 @@ def test_a_key_inserted_while_its_month_is_being_sealed_does_not_survive(store: 
     seals: list[Any] = []
 
     def command(sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None) -> Any:
-        if sql.startswith("INSERT INTO pseudonym_keys") and parameters and parameters["m"] == JANUARY and not seals:
+        if sql.startswith("INSERT INTO pseudonym_keys") and parameters and JANUARY in parameters["months"] \
+                and not seals:
             seals.append(seal(store, FEBRUARY))
         return insert_key(sql, parameters, settings)
 
