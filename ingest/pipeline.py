@@ -15,7 +15,7 @@ size, not JSON at all) raise `ingest.decode.RequestRejected` before any row is l
     validate        invalid_field, future_timestamp           ingest.validate.validate (the province list, the clock)
     check_platform  unknown_platform, platform_not_allowed    check_platform_of
     check_month     month_sealed                              check_month_of
-    pseudonymise    month_sealed (sealed while the request    the stored row: ingest.rows.stored_line
+    pseudonymise    month_sealed (sealed while the request    the stored rows: ingest.rows.stored_lines
                     ran)
     dedupe_write    - (a repeat is counted as a duplicate)    ingest.write.Writer
 """
@@ -39,7 +39,7 @@ from ingest.decode import json_array, ndjson_lines, read
 from ingest.pseudonymise import PSEUDONYM_BYTES, KeyStore
 from ingest.quality import UNKNOWN_MONTH, Tally, lateness_of
 from ingest.reasons import UNREAD, Reason, Rejection
-from ingest.rows import Accepted, Event, stored_line
+from ingest.rows import Accepted, Event, stored_lines
 from ingest.vntime import DAY_US, Calendar
 from ingest.write import Writer, WriteResult
 from queries.registry import Platform, Registry
@@ -192,13 +192,14 @@ def pseudonymise(rows: Rows, request: Request, keys: KeyStore) -> Accepted:
 
     if sealed:
         rows.refuse_each(has_key)
-    lines = []
-    for event, ts_us, day, month in zip(rows.events, rows.ts_us, rows.days, rows.months, strict=True):
+    pseudonyms = []
+    for event, month in zip(rows.events, rows.months, strict=True):
         pseudo = hashers[(event.platform, month)].copy()  # the key's block is hashed once per request
         pseudo.update(event.user.encode())
-        lines.append(stored_line(event, pseudo.hexdigest(), ts_us // 1000, day))
-    return Accepted([event.platform for event in rows.events], [event.event_id.int for event in rows.events], lines,
-                    rows.months, lateness_of(request.now_us, rows.ts_us))
+        pseudonyms.append(pseudo.hexdigest())
+    return Accepted([event.platform for event in rows.events], [event.event_id.int for event in rows.events],
+                    stored_lines(rows.events, pseudonyms, rows.ts_us, rows.days), rows.months,
+                    lateness_of(request.now_us, rows.ts_us))
 
 
 class Ingestor:

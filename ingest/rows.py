@@ -10,6 +10,7 @@ province list, the clock, the registry, the sealed months) are the pipeline's la
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -91,10 +92,18 @@ class Accepted:
 _encode = msgspec.json.Encoder().encode
 
 
-def stored_line(event: Event, user_pseudo_hex: str, ts_ms: int, day: int) -> bytes:
-    """The `events_ingest` row of an accepted event (INGEST_COLUMNS, in that order), each optional field given its
-    stored default: the UUID in canonical form, `ts_ms` epoch milliseconds (UTC), `day` days since 1970-01-01 of
-    the calendar day in the service time zone."""
-    return _encode((event.platform, event.event_id, user_pseudo_hex, event.type or "session", ts_ms, day,
+def stored_lines(events: Sequence[Event], pseudonyms: Sequence[str], instants_us: Sequence[int], days: Sequence[int]
+                 ) -> list[bytes]:
+    """The `events_ingest` rows of accepted events (INGEST_COLUMNS, in that order), each optional field given its
+    stored default: the UUID in canonical form, the user's pseudonym in hex, `ts_ms` epoch milliseconds (UTC) of
+    the instant, `day` days since 1970-01-01 of the calendar day in the service time zone."""
+    encode = _encode
+    return [encode((event.platform, event.event_id, pseudonym, event.type or "session", ts_us // 1000, day,
                     event.duration_s or 0, event.bytes or 0, event.country or "VN", event.province or "",
                     event.os or ""))
+            for event, pseudonym, ts_us, day in zip(events, pseudonyms, instants_us, days, strict=True)]
+
+
+def stored_line(event: Event, user_pseudo_hex: str, ts_ms: int, day: int) -> bytes:
+    """`stored_lines` of one event, its instant in epoch milliseconds."""
+    return stored_lines([event], [user_pseudo_hex], [ts_ms * 1000], [day])[0]
