@@ -35,13 +35,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ingest_bench import PLATFORMS, fill_event_keys, own_cpu_s  # noqa: E402 - bench/ is this script's own directory
 
-from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, Accepted, Event, stored_line  # noqa: E402
+from ingest.rows import INGEST_COLUMNS, INGEST_FORMAT, Accepted, Event, stored_lines  # noqa: E402
 from ingest.seen import SeenFilter  # noqa: E402
 from ingest.write import GROUP_LINGER_S, GROUP_MAX_ROWS, STORED_IDS_SQL, Writer  # noqa: E402
 from queries.migrate import migrate  # noqa: E402
@@ -110,20 +108,23 @@ def lookup_sizes(store: Store, stored: int, sizes: list[int]) -> None:
         print(f"{size:>9,} ids: {(time.perf_counter() - began) * 1e3:8.0f} ms wall, {outcome}")
 
 
-def stored_lines(count: int) -> list[bytes]:
+def random_lines(count: int) -> list[bytes]:
+    """`count` random events in stored form (ingest.rows.stored_lines), over the benchmark's platforms and Q1 2022."""
     rng = random.Random(1)
-    lines = []
+    events, pseudonyms, instants, days = [], [], [], []
     for _ in range(count):
         ts_ms = 1_640_995_200_000 + rng.randrange(90 * 86_400) * 1000
-        lines.append(orjson.dumps([
-            rng.choice(PLATFORMS), str(uuid.UUID(int=rng.getrandbits(128), version=4)), f"{rng.getrandbits(128):032x}",
-            "session", ts_ms, (ts_ms // 1000 + 7 * 3600) // 86_400, rng.randrange(3600), rng.randrange(10**8), "VN",
-            "", "android"]))
-    return lines
+        events.append(Event(uuid.UUID(int=rng.getrandbits(128), version=4), rng.choice(PLATFORMS), "-",
+                            datetime.fromtimestamp(ts_ms / 1000, UTC), "session", rng.randrange(3600),
+                            rng.randrange(10**8), "VN", None, "android"))
+        pseudonyms.append(f"{rng.getrandbits(128):032x}")
+        instants.append(ts_ms * 1000)
+        days.append((ts_ms // 1000 + 7 * 3600) // 86_400)
+    return stored_lines(events, pseudonyms, instants, days)
 
 
 def insert(work: Path, rows: int, groups: list[int]) -> None:
-    lines = stored_lines(rows)
+    lines = random_lines(rows)
     print(f"{rows:,} stored rows (3 months, 20 platforms) into events_ingest and every view, by group size:")
     for size in groups:
         store = fresh_store(work, f"insert_{size}")
@@ -141,7 +142,7 @@ def part(store: Store) -> None:
     store.command("CREATE TABLE plain (a UInt64, b String) ENGINE = MergeTree ORDER BY a")
     store.command("CREATE TABLE three (a UInt64, b String) ENGINE = MergeTree ORDER BY a PARTITION BY a % 3")
     block = b"\n".join(b'[%d,"x"]' % i for i in range(10))
-    events = b"\n".join(stored_lines(10))
+    events = b"\n".join(random_lines(10))
     print("one 10-row insert, mean of 200:")
     timed("plain MergeTree (1 part)", lambda: store.raw_insert("plain", ["a", "b"], block, "JSONCompactEachRow"),
           200, 1, "insert")
@@ -174,8 +175,8 @@ def writer(store: Store, rows: int, threads: int, max_rows: int = GROUP_MAX_ROWS
         platform = rng.choice(PLATFORMS)
         sent = Event(event_id, platform, "-", datetime.fromtimestamp(ts_ms / 1000, UTC), "session",
                      rng.randrange(3600), rng.randrange(10**8), "VN", None, "android")
-        events.append((platform, event_id.int, stored_line(sent, f"{rng.getrandbits(128):032x}", ts_ms, day), MONTH,
-                       "lt_1h"))
+        (line,) = stored_lines([sent], [f"{rng.getrandbits(128):032x}"], [ts_ms * 1000], [day])
+        events.append((platform, event_id.int, line, MONTH, "lt_1h"))
     requests = [accepted(events[i:i + 1000]) for i in range(0, rows, 1000)]
     counting = CountingWriter(store, max_rows=max_rows, linger_s=linger_s)
     if use_filter:  # as the service does on the embedded engine

@@ -102,8 +102,3 @@ def stored_lines(events: Sequence[Event], pseudonyms: Sequence[str], instants_us
                     event.duration_s or 0, event.bytes or 0, event.country or "VN", event.province or "",
                     event.os or ""))
             for event, pseudonym, ts_us, day in zip(events, pseudonyms, instants_us, days, strict=True)]
-
-
-def stored_line(event: Event, user_pseudo_hex: str, ts_ms: int, day: int) -> bytes:
-    """`stored_lines` of one event, its instant in epoch milliseconds."""
-    return stored_lines([event], [user_pseudo_hex], [ts_ms * 1000], [day])[0]

@@ -15,7 +15,7 @@ import httpx
 import orjson
 from fastapi.testclient import TestClient
 
-from ingest.rows import Accepted, Event, StoredRow, stored_line
+from ingest.rows import Accepted, Event, StoredRow, stored_lines
 from queries.migrate import migrate
 from queries.store import Store, Target
 from service.app import create_app
@@ -53,7 +53,7 @@ def stored_row(platform: str, event_id: uuid.UUID, user_hex: str, ts_ms: int, da
     """An accepted event in the writer's form (ingest.rows.StoredRow), as the pipeline would make it."""
     sent = Event(event_id, platform, "-", datetime.fromtimestamp(ts_ms / 1000, UTC), kind,
                  duration_s, size, country, province, os)
-    line = stored_line(sent, user_hex, ts_ms, day)
+    (line,) = stored_lines([sent], [user_hex], [ts_ms * 1000], [day])
     return platform, event_id.int, line, date(1970, 1, 1) + timedelta(days=day), "lt_1h"
 
 
